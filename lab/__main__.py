@@ -1,0 +1,161 @@
+"""The lab: ``python -m lab up|down|status|converge`` (``scripts/lab`` wraps it).
+
+``up`` is idempotent: it reuses the image, networks, hosts and mirror that exist, creates what
+is missing and converges every host with ``salt-ssh '*' state.highstate``.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import docker
+
+from . import converge, debian, hosts, image, inventory, mirror
+from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
+from .paths import LAB_DIR
+
+STATE_FILE = LAB_DIR / "state.json"
+_started = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"[lab {time.monotonic() - _started:6.1f}s] {message}", flush=True)
+
+
+def saved_layout() -> Layout:
+    """The layout of the running lab (``up`` records it), for status, converge and tests."""
+    if not STATE_FILE.exists():
+        raise SystemExit("no lab here: run `scripts/lab up` first")
+    saved = json.loads(STATE_FILE.read_text())
+    return Layout(saved["shape"], saved["subnet_prefix"])
+
+
+def up(layout: Layout) -> int:
+    client = docker.from_env()
+    LAB_DIR.mkdir(exist_ok=True)
+    say(f"shape {layout.shape}: {len(layout.hosts)} hosts in {', '.join(layout.datacenters)}")
+    version, _ = debian.consul_release()
+    say(f"consul {version} packed as a release archive")
+    tag = image.ensure_image(client, say)
+    inventory.ensure_ssh_key()
+    for network in layout.networks.values():
+        hosts.ensure_network(client, network)
+    wanted = {host.name for host in layout.hosts}
+    for container in hosts.lab_containers(client):
+        if container.name not in wanted:
+            say(f"removing {container.name}: not in this shape")
+            container.remove(force=True, v=True)
+    mirror.start([network.gateway for network in layout.networks.values()])
+    say(f"mirror serving on the gateways, port {mirror.MIRROR_PORT}")
+    created = [host.name for host in layout.hosts if hosts.ensure_host(client, layout, host, tag)]
+    say(f"hosts: {len(created)} created, {len(layout.hosts) - len(created)} reused")
+    hosts.wait_until_booted(client, [host.name for host in layout.hosts])
+    say("every host booted (systemd up, sshd listening)")
+    inventory.write(layout)
+    STATE_FILE.write_text(
+        json.dumps({"shape": layout.shape, "subnet_prefix": layout.subnet_prefix}) + "\n"
+    )
+    return converge_lab()
+
+
+def converge_lab(test: bool = False) -> int:
+    say("converging: salt-ssh '*' state.highstate" + (" test=True" if test else ""))
+    results = converge.highstate(test=test)
+    failed = False
+    for name in sorted(results):
+        result = results[name]
+        line = f"  {name:<18} {result.states:3} states, {len(result.changed):3} changed"
+        if result.failed:
+            line += f", {len(result.failed)} FAILED"
+        print(line)
+        for problem in result.failed + ([result.error] if result.error else []):
+            print(f"      {problem.strip()[:600]}")
+        failed |= not result.ok
+    say("converged" if not failed else f"converge FAILED (raw output: {converge.LAST_RUN})")
+    return 1 if failed else 0
+
+
+def down() -> int:
+    mirror.stop()
+    removed = hosts.remove_lab(docker.from_env())
+    STATE_FILE.unlink(missing_ok=True)
+    say(f"removed {len(removed)} containers and networks" if removed else "nothing to remove")
+    return 0
+
+
+def status() -> int:
+    layout = saved_layout()
+    client = docker.from_env()
+    print(f"{'HOST':<18} {'DC':<5} {'ROLES':<8} {'ADDRESS':<14} {'WAN':<14} {'STATE':<9} LEADER")
+    for host in layout.hosts:
+        print(
+            f"{host.name:<18} {host.datacenter:<5} {','.join(host.roles):<8} "
+            f"{host.address:<14} {host.wan_address or '-':<14} "
+            f"{_container_state(client, host):<9} {_consul_leader(client, host)}"
+        )
+    print(f"mirror: {'running' if mirror.running_pid() else 'stopped'}")
+    return 0
+
+
+def _container_state(client: docker.DockerClient, host: Host) -> str:
+    try:
+        return client.containers.get(host.name).status
+    except docker.errors.NotFound:
+        return "missing"
+
+
+def _consul_leader(client: docker.DockerClient, host: Host) -> str:
+    """The raft leader as the host's own Consul agent reports it (read only)."""
+    try:
+        container = client.containers.get(host.name)
+    except docker.errors.NotFound:
+        return "-"
+    if container.status != "running":
+        return "-"
+    probe = container.exec_run(
+        ["python3", "-c", "import urllib.request as u; print(u.urlopen("
+         "'http://127.0.0.1:8500/v1/status/leader', timeout=3).read().decode())"]
+    )
+    if probe.exit_code != 0:
+        return "no agent"
+    return probe.output.decode().strip().strip('"') or "none"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="build, start and converge the lab")
+    up_parser.add_argument(
+        "--shape", default=os.environ.get("LAB_SHAPE", DEFAULT_SHAPE),
+        help=f"datacenters as NAME=CONTROL+COMPUTE,... (default {DEFAULT_SHAPE}, env LAB_SHAPE)",
+    )
+    commands.add_parser("down", help="remove the lab's hosts, networks and mirror")
+    commands.add_parser("status", help="hosts, roles, addresses and Consul leaders")
+    converge_parser = commands.add_parser("converge", help="run the highstate again")
+    converge_parser.add_argument("--test", action="store_true", help="test=True")
+    commands.add_parser("fetch-consul", help="pack Consul as a release archive; print its path")
+    serve = commands.add_parser("serve-mirror", help=argparse.SUPPRESS)
+    serve.add_argument("addresses")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        prefix = os.environ.get("LAB_SUBNET_PREFIX", DEFAULT_SUBNET_PREFIX)
+        return up(Layout(args.shape, prefix))
+    if args.command == "down":
+        return down()
+    if args.command == "status":
+        return status()
+    if args.command == "converge":
+        saved_layout()
+        return converge_lab(test=args.test)
+    if args.command == "fetch-consul":
+        version, dist = debian.consul_release()
+        print(dist.parent / "consul", version)
+        return 0
+    mirror.serve(args.addresses.split(","))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

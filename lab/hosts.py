@@ -1,0 +1,141 @@
+"""Networks and host containers of the lab, through the Docker SDK.
+
+A host is a systemd container: ``--privileged`` fails on these machines (the engine lacks
+CAP_SYS_RESOURCE), so hosts get every capability but that one, unconfined seccomp, apparmor
+and system paths, every device, the host's cgroup namespace with /sys/fs/cgroup mounted, and
+tmpfs on /run and /run/lock.
+"""
+
+import time
+
+import docker
+from docker.types import IPAMConfig, IPAMPool
+
+from .naming import LABEL, MIRROR_HOSTNAME, Host, Layout, Network
+from .paths import LAB_DIR
+
+BOOT_TIMEOUT = 90
+
+
+def ensure_network(client: docker.DockerClient, network: Network) -> None:
+    """Create an internal bridge with the given subnet unless the lab made it already."""
+    for existing in client.networks.list(names=[network.name]):
+        if existing.attrs["Labels"].get(LABEL) != "network":
+            raise RuntimeError(
+                f"a network named {network.name} exists and the lab did not create it; "
+                "remove it or set LAB_SUBNET_PREFIX / rename"
+            )
+        subnets = [c["Subnet"] for c in existing.attrs["IPAM"]["Config"]]
+        if subnets == [network.subnet]:
+            return
+        raise RuntimeError(
+            f"lab network {network.name} has subnet {subnets}, wanted {network.subnet}; "
+            "run `scripts/lab down` first"
+        )
+    client.networks.create(
+        network.name,
+        driver="bridge",
+        # Internal: the hosts reach the lab machine (gateway) and each other, nothing else.
+        internal=True,
+        ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=network.subnet, gateway=network.gateway)]),
+        labels={LABEL: "network"},
+    )
+
+
+def lab_containers(client: docker.DockerClient) -> list:
+    return client.containers.list(all=True, filters={"label": f"{LABEL}=host"})
+
+
+def ensure_host(client: docker.DockerClient, layout: Layout, host: Host, image: str) -> bool:
+    """Create and start the host's container if needed; return True when it was created."""
+    existing = client.containers.list(all=True, filters={"name": f"^{host.name}$"})
+    if existing:
+        container = existing[0]
+        if container.labels.get(LABEL) != "host":
+            raise RuntimeError(f"a container named {host.name} exists and is not the lab's")
+        if container.image.tags and image in container.image.tags:
+            if container.status != "running":
+                container.start()
+            return False
+        container.remove(force=True, v=True)
+    lan = layout.networks[host.datacenter]
+    api = client.api
+    binds = {
+        "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+        str(LAB_DIR / "ssh" / "id_ed25519.pub"): {
+            "bind": "/root/.ssh/authorized_keys", "mode": "ro",
+        },
+    }
+    volumes = ["/sys/fs/cgroup", "/root/.ssh/authorized_keys"]
+    if "compute" in host.roles:
+        # Compute hosts run their own Docker engine.
+        binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
+        volumes += ["/lib/modules", "/var/lib/docker"]
+    host_config = api.create_host_config(
+        binds=binds,
+        cap_add=["ALL"],
+        cap_drop=["SYS_RESOURCE"],
+        security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+        device_cgroup_rules=["a *:* rwm"],
+        cgroupns="host",
+        tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
+        extra_hosts={MIRROR_HOSTNAME: lan.gateway},
+        network_mode=lan.name,
+    )
+    # systempaths=unconfined, which this engine's security-opt parser refuses by that name.
+    host_config["MaskedPaths"] = []
+    host_config["ReadonlyPaths"] = []
+    created = api.create_container(
+        image,
+        name=host.name,
+        hostname=host.name,
+        detach=True,
+        volumes=volumes,
+        host_config=host_config,
+        stop_signal="SIGRTMIN+3",
+        labels={
+            LABEL: "host",
+            f"{LABEL}.datacenter": host.datacenter,
+            f"{LABEL}.roles": ",".join(host.roles),
+        },
+        networking_config=api.create_networking_config(
+            {lan.name: api.create_endpoint_config(ipv4_address=host.address)}
+        ),
+    )
+    if host.wan_address:
+        api.connect_container_to_network(
+            created["Id"], layout.networks["wan"].name, ipv4_address=host.wan_address
+        )
+    api.start(created["Id"])
+    return True
+
+
+def wait_until_booted(client: docker.DockerClient, names: list[str]) -> None:
+    """Wait (bounded) until systemd runs and sshd listens on every named host."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    pending = list(names)
+    while pending and time.monotonic() < deadline:
+        for name in list(pending):
+            container = client.containers.get(name)
+            check = container.exec_run(["systemctl", "is-active", "ssh.service"])
+            if check.exit_code == 0:
+                pending.remove(name)
+        if pending:
+            time.sleep(1)
+    if pending:
+        raise RuntimeError(
+            f"hosts did not boot within {BOOT_TIMEOUT} s: {', '.join(pending)}; "
+            "see `docker logs NAME`"
+        )
+
+
+def remove_lab(client: docker.DockerClient) -> list[str]:
+    """Remove the lab's containers (with their anonymous volumes) and networks, nothing else."""
+    removed = []
+    for container in lab_containers(client):
+        container.remove(force=True, v=True)
+        removed.append(container.name)
+    for network in client.networks.list(filters={"label": f"{LABEL}=network"}):
+        network.remove()
+        removed.append(network.name)
+    return removed

@@ -1,0 +1,127 @@
+"""The lab's host image: Debian bookworm (minbase + systemd, sshd, python3) from debootstrap.
+
+No image registry is reachable, so the image is built from Debian packages and imported.
+Its apt sources point at the lab's mirror (``mirror.lab``), which every host resolves to its
+network's gateway, as a site's hosts point at the site's own mirror.
+"""
+
+import hashlib
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+
+from .debian import archive_uris
+from .naming import IMAGE_REPOSITORY, LABEL, MIRROR_PORT
+
+PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "procps",
+    "ca-certificates", "less",
+]
+# Units that cannot work in a container, or would fight the engine over the network.
+MASKED_UNITS = [
+    "getty.target", "console-getty.service", "systemd-udevd.service",
+    "systemd-udev-trigger.service", "systemd-networkd-wait-online.service",
+]
+APT_SOURCES = f"""\
+Types: deb
+URIs: http://mirror.lab:{MIRROR_PORT}/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.lab:{MIRROR_PORT}/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+# sshd refuses to start without host keys; each host makes its own at first boot, so that no
+# two hosts share a key baked into the image.
+HOST_KEYS_UNIT = """\
+[Unit]
+Description=Generate this host's SSH host keys
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def recipe_digest() -> str:
+    """A short digest of everything that goes into the image: a change makes a new tag."""
+    recipe = "\n".join([*PACKAGES, *MASKED_UNITS, APT_SOURCES, HOST_KEYS_UNIT])
+    return hashlib.sha256(recipe.encode()).hexdigest()[:12]
+
+
+def image_tag() -> str:
+    return f"{IMAGE_REPOSITORY}:{recipe_digest()}"
+
+
+def ensure_image(client: docker.DockerClient, say) -> str:
+    """Build the host image unless an image of the same recipe exists; return its tag."""
+    tag = image_tag()
+    try:
+        client.images.get(tag)
+        say(f"image {tag} exists")
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    say(f"building image {tag} with debootstrap (a few minutes, once)")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="lab-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        subprocess.run(
+            [
+                "debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+                "bookworm", str(rootfs), archive_uris()["bookworm"],
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        _prepare_rootfs(rootfs)
+        tarball = Path(tmp) / "rootfs.tar"
+        subprocess.run(
+            ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."], check=True
+        )
+        repository, _, version = tag.partition(":")
+        client.api.import_image_from_file(
+            str(tarball),
+            repository=repository,
+            tag=version,
+            changes=[
+                'CMD ["/sbin/init"]',
+                f"LABEL {LABEL}=image",
+            ],
+        )
+    say(f"image {tag} built in {time.monotonic() - started:.0f} s")
+    return tag
+
+
+def _prepare_rootfs(rootfs: Path) -> None:
+    """Make the tree boot as a host under the engine and use the lab's mirror."""
+    for unit in MASKED_UNITS:
+        link = rootfs / "etc/systemd/system" / unit
+        link.unlink(missing_ok=True)
+        link.symlink_to("/dev/null")
+    (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
+    (rootfs / "etc/apt/sources.list.d/debian.sources").write_text(APT_SOURCES)
+    (rootfs / "etc/apt/apt.conf.d/80lab-retries").write_text('Acquire::Retries "3";\n')
+    for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    unit = rootfs / "etc/systemd/system/ssh-host-keys.service"
+    unit.write_text(HOST_KEYS_UNIT)
+    wants = rootfs / "etc/systemd/system/multi-user.target.wants/ssh-host-keys.service"
+    wants.symlink_to("/etc/systemd/system/ssh-host-keys.service")
+    # systemd makes a fresh machine id on each host's first boot.
+    (rootfs / "etc/machine-id").write_text("")
+    (rootfs / "var/lib/dbus/machine-id").unlink(missing_ok=True)
+    for cached in (rootfs / "var/cache/apt/archives").glob("*.deb"):
+        cached.unlink()

@@ -1,0 +1,105 @@
+"""Names, labels, addresses and the shape of the lab.
+
+Everything the lab creates carries the label ``LABEL`` and a name from here, so that the lab
+removes only what it made and reuses what an earlier run left.
+"""
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+LABEL = "io.saltplatform.lab"
+IMAGE_REPOSITORY = "saltplatform-lab/debian-bookworm"
+NETWORK_PREFIX = "saltplatform-lab"
+MIRROR_PORT = 8780
+MIRROR_HOSTNAME = "mirror.lab"
+DEFAULT_SHAPE = "dc1=3+1,dc2=1+1"
+# The lab's own networks: 10.231.0.0/24 is the WAN of the control nodes, 10.231.N.0/24 the
+# LAN of the N-th datacenter. Override with LAB_SUBNET_PREFIX if it collides with a site's.
+DEFAULT_SUBNET_PREFIX = "10.231"
+
+
+@dataclass(frozen=True)
+class Host:
+    """One lab host: its name is its minion id and its container's name."""
+
+    name: str
+    datacenter: str
+    roles: tuple[str, ...]
+    address: str
+    wan_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    subnet: str
+
+    @property
+    def gateway(self) -> str:
+        return str(next(ipaddress.ip_network(self.subnet).hosts()))
+
+
+@dataclass
+class Layout:
+    """The lab's datacenters, networks and hosts for a shape like ``dc1=3+1,dc2=1+1``."""
+
+    shape: str
+    subnet_prefix: str = DEFAULT_SUBNET_PREFIX
+    hosts: list[Host] = field(default_factory=list)
+    networks: dict[str, Network] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.networks["wan"] = Network(f"{NETWORK_PREFIX}-wan", f"{self.subnet_prefix}.0.0/24")
+        for index, (datacenter, controls, computes) in enumerate(parse_shape(self.shape), 1):
+            lan = f"{self.subnet_prefix}.{index}"
+            self.networks[datacenter] = Network(f"{NETWORK_PREFIX}-{datacenter}", f"{lan}.0/24")
+            for number in range(1, controls + 1):
+                self.hosts.append(
+                    Host(
+                        name=f"{datacenter}-control-{number}",
+                        datacenter=datacenter,
+                        roles=("control",),
+                        address=f"{lan}.{10 + number}",
+                        wan_address=f"{self.subnet_prefix}.0.{index * 16 + number}",
+                    )
+                )
+            for number in range(1, computes + 1):
+                self.hosts.append(
+                    Host(
+                        name=f"{datacenter}-compute-{number}",
+                        datacenter=datacenter,
+                        roles=("compute",),
+                        address=f"{lan}.{100 + number}",
+                    )
+                )
+
+    @property
+    def datacenters(self) -> list[str]:
+        return [name for name in self.networks if name != "wan"]
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(f"no lab host named {name}")
+
+
+def parse_shape(shape: str) -> list[tuple[str, int, int]]:
+    """``"dc1=3+1,dc2=1+1"`` -> ``[("dc1", 3, 1), ("dc2", 1, 1)]``, with a clear error."""
+    datacenters = []
+    for part in shape.split(","):
+        match = re.fullmatch(r"\s*([a-z][a-z0-9-]*)=(\d+)\+(\d+)\s*", part)
+        if not match:
+            raise ValueError(
+                f"lab shape {shape!r}: each datacenter is NAME=CONTROL+COMPUTE, e.g. dc1=3+1"
+            )
+        name, controls, computes = match[1], int(match[2]), int(match[3])
+        if not 1 <= controls <= 7 or not 0 <= computes <= 9:
+            raise ValueError(f"lab shape {shape!r}: {name} needs 1-7 control and 0-9 compute")
+        datacenters.append((name, controls, computes))
+    if len({name for name, _, _ in datacenters}) != len(datacenters):
+        raise ValueError(f"lab shape {shape!r}: a datacenter appears twice")
+    if len(datacenters) > 14:
+        raise ValueError(f"lab shape {shape!r}: at most 14 datacenters")
+    return datacenters

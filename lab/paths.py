@@ -1,0 +1,12 @@
+"""Where the lab keeps what it makes."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# Per-lab state (roster, pillar, keys): git-ignored, removed by `down`.
+LAB_DIR = REPO / ".lab"
+# Downloads kept across labs (Consul archive, mirrored Debian packages): git-ignored.
+CACHE_DIR = REPO / ".cache"
+CONSUL_DIR = CACHE_DIR / "consul"
+MIRROR_CACHE_DIR = CACHE_DIR / "mirror"
+VENV_BIN = REPO / ".venv" / "bin"

@@ -1,0 +1,122 @@
+"""The spine on the running lab: Consul in every datacenter, joined over WAN, DNS on every host,
+convergence that is idempotent, and a dc1 that survives the loss of one control node."""
+
+import json
+
+import pytest
+
+
+def servers(lab, datacenter=None):
+    return lab.hosts_with("control", datacenter)
+
+
+def leader_of(lab, host):
+    return lab.consul(host, "status/leader") or ""
+
+
+@pytest.mark.parametrize("datacenter", ["dc1", "dc2"])
+def test_each_datacenter_has_one_leader(lab, datacenter):
+    leaders = {leader_of(lab, host) for host in servers(lab, datacenter)}
+    assert len(leaders) == 1, f"{datacenter} servers disagree on the leader: {leaders}"
+    (leader,) = leaders
+    addresses = {f"{host.address}:8300" for host in servers(lab, datacenter)}
+    assert leader in addresses
+
+
+def test_dc1_reports_three_raft_peers(lab):
+    expected = sorted(f"{host.address}:8300" for host in servers(lab, "dc1"))
+    assert len(expected) == 3
+    for host in servers(lab, "dc1"):
+        assert sorted(lab.consul(host, "status/peers")) == expected
+
+
+def test_every_server_sees_both_datacenters(lab):
+    for host in servers(lab):
+        assert lab.consul(host, "catalog/datacenters") and set(
+            lab.consul(host, "catalog/datacenters")
+        ) == {"dc1", "dc2"}, host.name
+
+
+def test_every_host_is_a_live_member_of_its_datacenter(lab):
+    for datacenter in ("dc1", "dc2"):
+        expected = {host.name for host in lab.hosts if host.datacenter == datacenter}
+        members = lab.consul(servers(lab, datacenter)[0], "agent/members")
+        alive = {member["Name"] for member in members if member["Status"] == 1}
+        assert alive == expected
+
+
+def test_compute_host_resolves_consul_names_of_another_datacenter(lab):
+    (compute,) = lab.hosts_with("compute", "dc1")
+    code, output = lab.run(compute, "getent", "hosts", "consul.service.dc2.consul")
+    assert code == 0, output
+    dc2_server = servers(lab, "dc2")[0]
+    assert output.split()[0] == dc2_server.address
+
+
+def test_compute_host_still_resolves_ordinary_names(lab):
+    """Names outside .consul go to the resolver the host had before (the engine's DNS)."""
+    (compute,) = lab.hosts_with("compute", "dc1")
+    other = servers(lab, "dc1")[1]
+    code, output = lab.run(compute, "getent", "hosts", other.name)
+    assert code == 0, output
+    assert output.split()[0] == other.address
+    code, resolv = lab.run(compute, "cat", "/etc/resolv.conf")
+    assert "nameserver 127.0.0.1" in resolv
+
+
+def test_gossip_key_is_not_in_the_main_config_or_the_highstate_output(lab):
+    host = servers(lab, "dc1")[0]
+    code, config = lab.run(host, "cat", "/etc/consul.d/consul.json")
+    assert code == 0
+    assert "encrypt" not in json.loads(config)
+    code, mode = lab.run(host, "stat", "-c", "%a %U:%G", "/etc/consul.d/encrypt.json")
+    assert mode.strip() == "640 root:consul"
+
+
+def test_second_highstate_changes_nothing(lab):
+    results = lab.highstate()
+    assert set(results) == {host.name for host in lab.hosts}
+    for name, result in results.items():
+        assert result.ok, (name, result.failed, result.error)
+        assert result.changed == [], (name, result.changed)
+
+
+def test_highstate_in_test_mode_changes_nothing(lab):
+    results = lab.highstate(test=True)
+    for name, result in results.items():
+        assert result.ok, (name, result.failed, result.error)
+        assert result.changed == [], (name, result.changed)
+
+
+def test_dc1_survives_loss_of_one_control_node(lab):
+    dc1 = servers(lab, "dc1")
+    leader = leader_of(lab, dc1[0])
+    # Stop the leader itself: the hardest case for the remaining two.
+    victim = next(host for host in dc1 if leader.startswith(f"{host.address}:"))
+    survivors = [host for host in dc1 if host is not victim]
+
+    def leader_other_than_victim():
+        found = leader_of(lab, survivors[0])
+        return found if found != leader else ""
+
+    lab.stop(victim)
+    try:
+        new_leader = lab.wait_for(
+            "a new dc1 leader among the survivors", leader_other_than_victim, timeout=60
+        )
+        assert new_leader in {f"{host.address}:8300" for host in survivors}
+        status, _ = lab.http(survivors[1], "/v1/kv/lab/survival", method="PUT", data="still-here")
+        assert status == 200
+        status, body = lab.http(survivors[0], "/v1/kv/lab/survival?raw")
+        assert (status, body) == (200, "still-here")
+    finally:
+        lab.start(victim)
+    # The host boots, its agent starts by itself and it is a raft peer again.
+    expected = sorted(f"{host.address}:8300" for host in dc1)
+    lab.wait_for(
+        f"{victim.name} back as a raft peer",
+        lambda: sorted(lab.consul(victim, "status/peers") or []) == expected
+        and leader_of(lab, victim),
+        timeout=120,
+    )
+    lab.http(survivors[0], "/v1/kv/lab/survival", method="DELETE")

@@ -1,0 +1,201 @@
+"""
+Consul cluster operations through the agent's HTTP API, with py-consul.
+
+The agent URL comes from the ``url`` argument, else from ``consul_cluster:url`` in the
+minion config or pillar (default ``http://127.0.0.1:8500``); an ACL token, if any, from
+``consul_cluster:token``. Salt's own consul module sends GET for an agent join, which Consul
+rejects; py-consul's ``agent.join`` sends the PUT Consul expects.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    import consul
+    import requests
+    from consul.callback import CB
+
+    HAS_CONSUL = True
+except ImportError:
+    HAS_CONSUL = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "consul_cluster"
+
+DEFAULT_URL = "http://127.0.0.1:8500"
+# Seconds one HTTP request may take; an agent that accepts and never answers must not hang us.
+REQUEST_TIMEOUT = 10
+# Serf member status codes as /v1/agent/members reports them.
+MEMBER_STATUS = {0: "none", 1: "alive", 2: "leaving", 3: "left", 4: "failed"}
+
+
+def __virtual__():
+    if not HAS_CONSUL:
+        return (False, "py-consul is not installed")
+    return __virtualname__
+
+
+def _config(key: str, default: Any = None) -> Any:
+    return __salt__["config.get"](f"consul_cluster:{key}", default)
+
+
+def _agent_url(url: str | None) -> str:
+    return url or _config("url", DEFAULT_URL)
+
+
+def _client(url: str, request_timeout: float = REQUEST_TIMEOUT) -> "consul.Consul":
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError as err:
+        raise SaltInvocationError(f"Consul URL {url!r} has an invalid port") from err
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SaltInvocationError(
+            f"Consul URL {url!r} is not of the form http(s)://host:port: fix the url argument "
+            "or consul_cluster:url"
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return consul.Consul(
+        host=host,
+        port=port or (443 if parts.scheme == "https" else 8500),
+        scheme=parts.scheme,
+        connections_timeout=request_timeout,
+    )
+
+
+@contextmanager
+def _agent_errors(url: str, action: str) -> Iterator[None]:
+    """Turn py-consul and transport errors into CommandExecutionError."""
+    try:
+        yield
+    except (consul.ConsulException, requests.RequestException) as err:
+        raise CommandExecutionError(f"Consul agent at {url}: {action} failed: {err}") from err
+
+
+def _leader(url: str, request_timeout: float = REQUEST_TIMEOUT) -> str:
+    with _agent_errors(url, "reading the raft leader"):
+        return _client(url, request_timeout).status.leader() or ""
+
+
+def leader(url: str | None = None) -> str:
+    """
+    Address (``ip:port``) of the raft leader as the agent sees it, ``""`` if there is none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.leader
+        salt-call consul_cluster.leader url=http://10.0.1.11:8500
+    """
+    return _leader(_agent_url(url))
+
+
+def wait_for_leader(timeout: float = 120, interval: float = 2, url: str | None = None) -> str:
+    """
+    Wait at most ``timeout`` seconds for a raft leader and return its address.
+
+    Asks every ``interval`` seconds; raises CommandExecutionError with the last error when no
+    leader shows up in time.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.wait_for_leader timeout=60
+    """
+    if interval <= 0:
+        raise SaltInvocationError(f"interval must be positive, not {interval}")
+    url = _agent_url(url)
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            current = _leader(url, request_timeout=max(1.0, min(REQUEST_TIMEOUT, remaining)))
+        except CommandExecutionError as err:
+            last_error = str(err)
+        else:
+            if current:
+                return current
+            last_error = f"Consul agent at {url} answers but knows no leader"
+        if time.monotonic() + interval > deadline:
+            raise CommandExecutionError(f"no Consul leader within {timeout}s: {last_error}")
+        time.sleep(interval)
+
+
+def raft_peers(url: str | None = None) -> list[str]:
+    """
+    Server addresses (``ip:port``) in the raft configuration of the agent's datacenter.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.raft_peers
+    """
+    url = _agent_url(url)
+    with _agent_errors(url, "reading the raft peers"):
+        return _client(url).status.peers() or []
+
+
+def wan_members(url: str | None = None) -> list[dict[str, Any]]:
+    """
+    WAN members the agent (a server) sees: ``{"name", "address", "port", "datacenter", "status"}``.
+
+    ``status`` is one of alive, leaving, left, failed, none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.wan_members
+    """
+    url = _agent_url(url)
+    with _agent_errors(url, "listing WAN members"):
+        client = _client(url)
+        # py-consul's agent.members() sends no token, and Consul filters members by ACL.
+        members = client.http.get(
+            CB.json(),
+            "/v1/agent/members",
+            params=[("wan", 1)],
+            headers=client.prepare_headers(_config("token")),
+        )
+    return [
+        {
+            "name": member["Name"],
+            "address": member["Addr"],
+            "port": member["Port"],
+            "datacenter": (member.get("Tags") or {}).get("dc", ""),
+            "status": MEMBER_STATUS.get(member["Status"], str(member["Status"])),
+        }
+        for member in members or []
+    ]
+
+
+def join_wan(address: str, url: str | None = None) -> bool:
+    """
+    Join the agent to a server of another datacenter over the WAN pool.
+
+    Sends ``PUT /v1/agent/join/<address>?wan=1``; ``address`` may carry a port
+    (``10.0.0.21:8302``). Returns True or raises CommandExecutionError.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.join_wan 10.0.0.21
+    """
+    url = _agent_url(url)
+    log.debug("Joining the Consul agent at %s to %s over the WAN", url, address)
+    with _agent_errors(url, f"WAN join of {address}"):
+        joined = _client(url).agent.join(address, wan=True, token=_config("token"))
+    if not joined:
+        raise CommandExecutionError(f"Consul agent at {url}: WAN join of {address} was refused")
+    return True

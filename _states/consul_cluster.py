@@ -1,0 +1,122 @@
+"""
+Consul cluster states: WAN federation and the leader health gate.
+
+Thin wrappers over the ``consul_cluster`` execution module.
+"""
+
+from typing import Any
+
+from salt.exceptions import SaltException
+
+__virtualname__ = "consul_cluster"
+
+# Port of the Serf WAN pool when a peer is given without one.
+DEFAULT_SERF_WAN_PORT = 8302
+# Members in these states are no longer part of the pool and need a new join.
+GONE_STATUSES = ("left", "none")
+
+
+def __virtual__():
+    if "consul_cluster.leader" in __salt__:
+        return __virtualname__
+    return (False, "the consul_cluster execution module is not loaded (is py-consul installed?)")
+
+
+def _salt(function: str, *args: Any, **kwargs: Any) -> Any:
+    return __salt__[f"consul_cluster.{function}"](*args, **kwargs)
+
+
+def _testing() -> bool:
+    return bool(__opts__["test"])
+
+
+def _endpoint(peer: str) -> tuple[str, int]:
+    """``(address, port)`` of a peer given as ``address``, ``address:port`` or ``[v6]:port``."""
+    host, separator, port = peer.rpartition(":")
+    if separator and port.isdigit() and (":" not in host or host.startswith("[")):
+        return host.strip("[]"), int(port)
+    return peer.strip("[]"), DEFAULT_SERF_WAN_PORT
+
+
+def _missing_peers(peers: list[str], members: list[dict[str, Any]]) -> list[str]:
+    """Peers, in the given order and without repeats, that are not in the WAN pool."""
+    present = {
+        (member["address"], member["port"])
+        for member in members
+        if member["status"] not in GONE_STATUSES
+    }
+    return [peer for peer in dict.fromkeys(peers) if _endpoint(peer) not in present]
+
+
+def wan_joined(name: str, peers: list[str], url: str | None = None) -> dict[str, Any]:
+    """
+    Make sure the local Consul server is joined over the WAN to ``peers``.
+
+    ``peers`` are the servers of the other datacenters, as addresses (``quorum.wan_peers``);
+    a peer without a port means the Serf WAN port 8302. Only peers that are not WAN members
+    yet (or that left) are joined; they are listed in ``changes: {joined: [...]}``.
+
+    .. code-block:: yaml
+
+        consul-cluster-wan-joined:
+          consul_cluster.wan_joined:
+            - peers: {{ salt["quorum.wan_peers"]() | json }}
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    if not isinstance(peers, list):
+        ret["result"] = False
+        ret["comment"] = f"peers must be a list of addresses, not {peers!r}"
+        return ret
+    joined: list[str] = []
+    try:
+        missing = _missing_peers(peers, _salt("wan_members", url=url))
+        if not missing:
+            ret["comment"] = f"All {len(peers)} WAN peers are members already"
+            return ret
+        ret["changes"] = {"joined": missing}
+        if _testing():
+            ret["result"] = None
+            ret["comment"] = f"Would join over the WAN: {', '.join(missing)}"
+            return ret
+        for peer in missing:
+            _salt("join_wan", peer, url=url)
+            joined.append(peer)
+    except SaltException as err:
+        # Report the peers joined before the failure: they did change.
+        ret["changes"] = {"joined": joined} if joined else {}
+        ret["result"] = False
+        ret["comment"] = str(err)
+        return ret
+    ret["comment"] = f"Joined over the WAN: {', '.join(joined)}"
+    return ret
+
+
+def leader_elected(
+    name: str, timeout: float = 120, interval: float = 2, url: str | None = None
+) -> dict[str, Any]:
+    """
+    Health gate: green only when the agent answers with a raft leader within ``timeout``.
+
+    Changes nothing; on failure the comment carries the agent's last error.
+
+    .. code-block:: yaml
+
+        consul-service-leader-elected:
+          consul_cluster.leader_elected:
+            - timeout: 120
+            - require:
+              - service: consul-service-running-service-running
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    if _testing():
+        ret["result"] = None
+        ret["comment"] = f"Would wait up to {timeout}s for a Consul leader"
+        return ret
+    try:
+        current = _salt("wait_for_leader", timeout=timeout, interval=interval, url=url)
+    except SaltException as err:
+        ret["result"] = False
+        ret["comment"] = str(err)
+        return ret
+    ret["comment"] = f"Consul leader is {current}"
+    return ret

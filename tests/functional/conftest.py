@@ -1,0 +1,187 @@
+"""Fixtures of the functional tests: Salt's loaders over the repository's custom modules, and
+real single-server Consul agents on loopback, one per datacenter, on ports picked at random.
+"""
+
+import json
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import salt._logging
+import salt.config
+from saltfactories.utils.functional import Loaders
+from pytestshellutils.utils.ports import get_unused_localhost_port
+
+REPO = Path(__file__).resolve().parents[2]
+CONSUL_BINARY = REPO / ".cache" / "consul" / "consul"
+# Seconds an agent may take to elect itself; with raft_multiplier 1 it takes about two.
+LEADER_TIMEOUT = 60
+STOP_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class ConsulAgent:
+    """A running agent and the ports it listens on (all on 127.0.0.1)."""
+
+    datacenter: str
+    http_port: int
+    serf_wan_port: int
+    server_port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def wan_address(self) -> str:
+        return f"127.0.0.1:{self.serf_wan_port}"
+
+    @property
+    def server_address(self) -> str:
+        return f"127.0.0.1:{self.server_port}"
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as response:
+            return json.load(response)
+
+    def datacenters(self) -> list[str]:
+        return self.get("/v1/catalog/datacenters")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _require_consul_binary() -> None:
+    if not CONSUL_BINARY.is_file():
+        pytest.fail(
+            f"the Consul binary {CONSUL_BINARY} is missing: run scripts/bootstrap "
+            "(it fetches Consul with `.venv/bin/python -m lab fetch-consul`)",
+            pytrace=False,
+        )
+
+
+def _wait_for_leader(agent: ConsulAgent, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + LEADER_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"Consul agent of {agent.datacenter} exited with {process.returncode}:\n"
+                f"{agent.log_tail()}",
+                pytrace=False,
+            )
+        try:
+            if agent.get("/v1/status/leader"):
+                return
+        except OSError:
+            pass  # the HTTP listener is not up yet
+        time.sleep(0.2)
+    pytest.fail(
+        f"Consul agent of {agent.datacenter} has no leader after {LEADER_TIMEOUT}s:\n"
+        f"{agent.log_tail()}",
+        pytrace=False,
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+def _running_consul_agent(datacenter: str, directory: Path) -> Iterator[ConsulAgent]:
+    """Start a single-server agent of ``datacenter``, wait for its leader, stop it afterwards."""
+    _require_consul_binary()
+    ports = {
+        name: get_unused_localhost_port(use_cache=True)
+        for name in ("http", "dns", "serf_lan", "serf_wan", "server")
+    }
+    directory.mkdir()
+    config = {
+        "datacenter": datacenter,
+        "node_name": f"functional-{datacenter}",
+        "server": True,
+        "bootstrap_expect": 1,
+        "data_dir": str(directory / "data"),
+        "bind_addr": "127.0.0.1",
+        "client_addr": "127.0.0.1",
+        "ports": {**ports, "grpc": -1, "https": -1},
+        # Elect in about a second instead of the production default's several.
+        "performance": {"raft_multiplier": 1},
+        "log_level": "INFO",
+    }
+    config_path = directory / "config.json"
+    config_path.write_text(json.dumps(config))
+    agent = ConsulAgent(
+        datacenter=datacenter,
+        http_port=ports["http"],
+        serf_wan_port=ports["serf_wan"],
+        server_port=ports["server"],
+        log_path=directory / "consul.log",
+    )
+    with agent.log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(CONSUL_BINARY), "agent", f"-config-file={config_path}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        _wait_for_leader(agent, process)
+        yield agent
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def consul_dc1(tmp_path: Path) -> Iterator[ConsulAgent]:
+    yield from _running_consul_agent("dc1", tmp_path / "consul-dc1")
+
+
+@pytest.fixture
+def consul_dc2(tmp_path: Path) -> Iterator[ConsulAgent]:
+    yield from _running_consul_agent("dc2", tmp_path / "consul-dc2")
+
+
+@pytest.fixture(scope="session")
+def minion_opts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Masterless minion options that load _modules and _states of this repository."""
+    root = tmp_path_factory.mktemp("salt")
+    for tree in ("srv", "pillar"):
+        (root / tree).mkdir()
+    config = {
+        "id": "functional-minion",
+        "root_dir": str(root),
+        "file_client": "local",
+        "file_roots": {"base": [str(root / "srv")]},
+        "pillar_roots": {"base": [str(root / "pillar")]},
+        "module_dirs": [str(REPO / "_modules")],
+        "states_dirs": [str(REPO / "_states")],
+    }
+    config_path = root / "minion"
+    config_path.write_text(json.dumps(config))
+    return salt.config.minion_config(str(config_path))
+
+
+@pytest.fixture(scope="session")
+def loaders(minion_opts: dict[str, Any]) -> Iterator[Loaders]:
+    yield Loaders(minion_opts)
+    # Salt defers warnings to a handler it flushes at exit, to a stderr pytest has closed by
+    # then ("Logging error ... I/O operation on closed file"); hand them over now instead.
+    salt._logging.shutdown_temp_handler()
+
+
+@pytest.fixture(autouse=True)
+def reset_loaders_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    # Only tests that used the loaders have state to reset.
+    if "loaders" in request.fixturenames:
+        request.getfixturevalue("loaders").reset_state()

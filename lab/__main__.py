@@ -14,7 +14,7 @@ import docker
 
 from . import converge, debian, hosts, image, inventory, mirror
 from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
-from .paths import LAB_DIR
+from .paths import CONSUL_DIR, LAB_DIR
 
 STATE_FILE = LAB_DIR / "state.json"
 _started = time.monotonic()
@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         saved_layout()
         return converge_lab(test=args.test)
     if args.command == "fetch-consul":
-        version, dist = debian.consul_release()
-        print(dist.parent / "consul", version)
+        version, _ = debian.consul_release()
+        print(CONSUL_DIR / "consul", version)
         return 0
     mirror.serve(args.addresses.split(","))
     return 0

@@ -64,11 +64,12 @@ def _apt_download(package: str, suite: str, dest: Path) -> Path:
 def consul_release() -> tuple[str, Path]:
     """Consul from Debian bullseye, packed like a HashiCorp release.
 
-    Returns the version and the directory holding ``consul_<v>_linux_amd64.zip`` and
-    ``consul_<v>_SHA256SUMS`` (the checksum computed here from the archive itself), and
-    leaves the binary at ``.cache/consul/consul`` for the functional tests. Cached.
+    Returns the version and the directory ``.cache/consul/releases/<v>/`` holding
+    ``consul_<v>_linux_amd64.zip`` and ``consul_<v>_SHA256SUMS`` (the checksum computed here
+    from the archive itself), laid out as HashiCorp's release site is, and leaves the binary
+    at ``.cache/consul/consul`` for the functional tests. Cached.
     """
-    existing = sorted(CONSUL_DIR.glob("dist/consul_*_SHA256SUMS"))
+    existing = sorted(CONSUL_DIR.glob("releases/*/consul_*_SHA256SUMS"))
     if existing and (CONSUL_DIR / "consul").exists():
         version = existing[-1].name.split("_")[1]
         return version, existing[-1].parent
@@ -78,7 +79,7 @@ def consul_release() -> tuple[str, Path]:
         subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
         binary = CONSUL_DIR / "consul"
         shutil.copy2(Path(tmp) / "usr" / "bin" / "consul", binary)
-    dist = CONSUL_DIR / "dist"
+    dist = CONSUL_DIR / "releases" / version
     dist.mkdir(parents=True, exist_ok=True)
     archive = dist / f"consul_{version}_linux_amd64.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:

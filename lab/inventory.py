@@ -96,6 +96,11 @@ def write(layout: Layout) -> None:
         "file_roots": {"base": [str(REPO / "salt")]},
         "pillar_roots": {"base": [str(PILLAR_DIR)]},
         "fileserver_followsymlinks": True,
+        # salt-ssh renders templates on this machine: the quorum module also loads here as a
+        # wrapper module (_wrapper/quorum.py), so that it reads the pillar salt-ssh compiled.
+        "module_dirs": [str(REPO)],
+        # py-consul, which the consul_cluster module needs, travels in salt-ssh's thin.
+        "thin_extra_mods": "consul",
         "state_output": "changes",
     }
     _dump(CONFIG_DIR / "master", master, generated)

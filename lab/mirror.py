@@ -7,7 +7,7 @@ gateway (``mirror.lab``):
   this machine's apt uses. apt on the hosts checks the archive's signatures as usual;
   package files are kept in ``.cache/mirror`` and served from there afterwards, index files
   are refreshed and fall back to the cached copy when the archive cannot be reached.
-- ``/consul/...``: the Consul release archive and its SHA256SUMS (see ``debian.py``).
+- ``/consul/<version>/...``: the Consul release archive and its SHA256SUMS (``debian.py``).
 - ``/files/...``: other artefacts the lab provides (``.cache/files``).
 """
 
@@ -100,7 +100,7 @@ def serve(addresses: list[str], port: int = MIRROR_PORT) -> None:
     MirrorHandler.upstreams = {"debian": uris["bookworm"]}
     if "bookworm-security" in uris:
         MirrorHandler.upstreams["debian-security"] = uris["bookworm-security"]
-    MirrorHandler.static_roots = {"consul": CONSUL_DIR / "dist", "files": FILES_DIR}
+    MirrorHandler.static_roots = {"consul": CONSUL_DIR / "releases", "files": FILES_DIR}
     servers = [ThreadingServer((address, port), MirrorHandler) for address in addresses]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()

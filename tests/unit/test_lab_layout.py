@@ -46,7 +46,7 @@ def test_subnet_prefix_moves_every_network():
 @pytest.mark.parametrize(
     "shape, message",
     [
-        ("dc1=3", "NAME=CONTROL+COMPUTE"),
+        ("dc1=3", r"NAME=CONTROL\+COMPUTE"),
         ("dc1=0+1", "1-7 control"),
         ("dc1=8+1", "1-7 control"),
         ("dc1=3+1,dc1=1+1", "appears twice"),

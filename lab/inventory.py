@@ -53,7 +53,10 @@ def write(layout: Layout) -> None:
             "host": host.address,
             "user": "root",
             "priv": str(SSH_KEY),
-            "grains": {"roles": list(host.roles), "datacenter": host.datacenter},
+            # minion_opts reach both the master side (top file, templates) and the host.
+            "minion_opts": {
+                "grains": {"roles": list(host.roles), "datacenter": host.datacenter},
+            },
             "ssh_options": ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null"],
         }
         for host in layout.hosts

@@ -90,6 +90,27 @@ def test_leader_elected_in_test_mode_waits_for_nothing(consul_cluster_states):
     assert ret.changes == {}
 
 
+def test_leader_elected_in_test_mode_is_green_when_a_leader_answers(
+    consul_cluster_states, consul_dc1
+):
+    ret = consul_cluster_states.leader_elected(name="consul-leader", url=consul_dc1.url, test=True)
+
+    assert ret.result is True
+    assert consul_dc1.server_address in ret.comment
+
+
+def test_wan_joined_in_test_mode_on_a_bare_host_would_join_every_peer(consul_cluster_states):
+    unused_url = f"http://127.0.0.1:{get_unused_localhost_port()}"
+
+    ret = consul_cluster_states.wan_joined(
+        name="consul-wan", peers=["10.0.2.11", "10.0.3.11"], url=unused_url, test=True
+    )
+
+    assert ret.result is None
+    assert ret.changes == {"joined": ["10.0.2.11", "10.0.3.11"]}
+    assert "No Consul agent answers yet" in ret.comment
+
+
 def test_leader_elected_fails_within_timeout_without_an_agent(consul_cluster_states):
     unused_url = f"http://127.0.0.1:{get_unused_localhost_port()}"
     started = time.monotonic()

@@ -1,0 +1,29 @@
+# Site-wide settings and secrets; every host gets this file (pillar/top.sls). The formulas'
+# pillar.example files (salt/consul/pillar.example, salt/dns/pillar.example) document every
+# key. Everything below is an example, commented out: the defaults suit a site with internet
+# access.
+
+# consul:
+#   # The gossip encryption key, a secret: 32 random bytes in base64, from `consul keygen`.
+#   # Keep the real key out of version control (a private pillar repository, the gpg
+#   # renderer or a vault). Consul reads it only when an agent starts with an empty keyring.
+#   encrypt: PLACEHOLDER-NOT-A-KEY-run-consul-keygen
+#
+#   # Consul 1.8.7 (the lab) instead of the default release.
+#   version: '1.8.7'
+#   install:
+#     method: archive
+#     archive:
+#       # An offline site: a mirror laid out like releases.hashicorp.com/consul
+#       # (<base_url>/<version>/consul_<version>_linux_<arch>.zip and
+#       # <base_url>/<version>/consul_<version>_SHA256SUMS).
+#       base_url: http://mirror.lab:8780/consul
+#       # Or a literal URL and a hash you computed from the file itself:
+#       # source: http://mirror.lab:8780/consul/consul_1.8.7_linux_amd64.zip
+#       # source_hash: sha256=<sha256sum of that file>
+
+# dns:
+#   # Hosts whose /etc/resolv.conf is managed by something else: name the upstream
+#   # nameservers instead of copying the host's.
+#   upstream_nameservers:
+#     - 10.0.0.2

@@ -1,0 +1,118 @@
+{#- The agent's configuration: /etc/consul.d/consul.json, serialised from one dict made of
+    consul:config (defaults and pillar) and the values computed from the plan, which pillar
+    cannot override. The gossip key goes into its own file, encrypt.json, so that it never
+    shows in consul.json, in diffs or in the rendered highstate.
+
+    A change is checked with `consul validate` before it is written (a key the installed
+    version rejects fails this state, not the agent) and is applied by a reload, never a
+    restart: see README.md for the settings that only take effect at the next restart. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_install = tplroot ~ '.install' %}
+{%- from tplroot ~ "/map.jinja" import consul with context %}
+{%- if 'encrypt' in consul.config %}
+{{-   raise("pillar consul:config:encrypt would write the gossip key into consul.json: "
+            ~ "set consul:encrypt instead") }}
+{%- endif %}
+{#- One call for every membership value: under salt-ssh each call is a round trip. #}
+{%- set plan = salt['quorum.plan']() %}
+{%- set computed = {
+      'datacenter': plan.datacenter,
+      'data_dir': consul.data_dir,
+      'node_name': grains['id'],
+      'server': plan.is_control,
+      'retry_join': plan.lan_peers,
+    } %}
+{%- if plan.is_control %}
+{%-   set member = plan.members | selectattr('id', 'equalto', grains['id']) | first %}
+{%-   do computed.update({
+        'bootstrap_expect': plan.bootstrap_expect,
+        'advertise_addr': member.address,
+        'advertise_addr_wan': member.wan_address,
+        'leave_on_terminate': False,
+      }) %}
+{%- else %}
+{#-   Consul refuses to pick an address itself when the host has several private ones (a
+      compute node's docker0): take the given one, else the source address of the route
+      towards the datacenter's servers. #}
+{%-   set advertise_addr = salt['grains.get']('consul:advertise_addr') or consul.advertise_addr
+        or salt['network.get_route'](plan.lan_peers[0])['source'] %}
+{%-   do computed.update({'advertise_addr': advertise_addr}) %}
+{%- endif %}
+{#- ui_config replaced ui in Consul 1.9, and 1.8 rejects it. #}
+{%- if salt['pkg.version_cmp'](consul.version, '1.9.0') < 0 %}
+{%-   do computed.update({'ui': consul.ui}) %}
+{%- else %}
+{%-   do computed.update({'ui_config': {'enabled': consul.ui}}) %}
+{%- endif %}
+{%- set config = salt['slsutil.merge'](consul.config, computed, strategy='recurse') %}
+{%- set config_file = consul.config_dir ~ '/consul.json' %}
+{%- set encrypt_file = consul.config_dir ~ '/encrypt.json' %}
+
+include:
+  - {{ sls_install }}
+
+consul-config-file-file-directory-config-dir:
+  file.directory:
+    - name: {{ consul.config_dir }}
+    - user: root
+    - group: {{ consul.group }}
+    - mode: '0750'
+    - require:
+      - sls: {{ sls_install }}
+
+consul-config-file-file-directory-data-dir:
+  file.directory:
+    - name: {{ consul.data_dir }}
+    - user: {{ consul.user }}
+    - group: {{ consul.group }}
+    - mode: '0750'
+    - require:
+      - sls: {{ sls_install }}
+
+consul-config-file-file-serialize:
+  file.serialize:
+    - name: {{ config_file }}
+    - dataset: {{ config | json }}
+    - serializer: json
+    - user: root
+    - group: {{ consul.group }}
+    - mode: '0640'
+    - check_cmd: {{ consul.install[consul.install.method].bin }} validate -quiet
+    - tmp_ext: .json
+    - require:
+      - file: consul-config-file-file-directory-config-dir
+      - file: consul-config-file-file-directory-data-dir
+
+{%- if consul.encrypt %}
+
+{#- The template reads the key from pillar on the host, so the rendered highstate carries only
+    the pillar key's name. #}
+consul-config-file-file-managed-encrypt:
+  file.managed:
+    - name: {{ encrypt_file }}
+    - source: salt://{{ tplroot }}/files/default/encrypt.json.jinja
+    - template: jinja
+    - context:
+        config:
+          pillar_key: consul:encrypt
+    - user: root
+    - group: {{ consul.group }}
+    - mode: '0640'
+    - show_changes: False
+    - require:
+      - file: consul-config-file-file-directory-config-dir
+{%- else %}
+
+consul-config-file-file-absent-encrypt:
+  file.absent:
+    - name: {{ encrypt_file }}
+{%- endif %}
+
+{%- for stray_file in consul.stray_config_files %}
+
+consul-config-file-file-absent-{{ stray_file }}:
+  file.absent:
+    - name: {{ consul.config_dir }}/{{ stray_file }}
+    - require:
+      - sls: {{ sls_install }}
+{%- endfor %}

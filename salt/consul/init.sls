@@ -1,0 +1,7 @@
+{#- A Consul agent on every host: server on the datacenter's control nodes, client elsewhere;
+    control nodes also join the other datacenters over the WAN. #}
+include:
+  - .install
+  - .config
+  - .service
+  - .wan

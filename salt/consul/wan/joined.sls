@@ -1,0 +1,18 @@
+{#- Control nodes join the servers of every other datacenter over the Consul WAN, once their
+    own datacenter has a leader. Only the missing peers are joined (consul_cluster.wan_joined).
+    Other hosts get no state from this file. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_service_running = tplroot ~ '.service.running' %}
+
+{%- if salt['quorum.is_control']() %}
+
+include:
+  - {{ sls_service_running }}
+
+consul-wan-joined-consul-cluster-wan-joined:
+  consul_cluster.wan_joined:
+    - name: wan
+    - peers: {{ salt['quorum.wan_peers']() | json }}
+    - require:
+      - consul_cluster: consul-service-running-consul-cluster-leader-elected
+{%- endif %}

@@ -1,0 +1,55 @@
+{#- dnsmasq's configuration, written BEFORE the package is installed: Debian's package starts
+    dnsmasq at once, and with its stock configuration (every interface, port 53) that start
+    fails on hosts where another resolver holds port 53 on some address.
+
+    The upstream nameservers are the host's original ones: /etc/resolv.conf is copied once to
+    /etc/resolv.conf.upstream, before the resolver state points it at dnsmasq, and never when
+    it already points there. With pillar dns:upstream_nameservers, dnsmasq uses those instead. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import dns with context %}
+{%- set resolv_conf = dns.resolv_conf %}
+{%- set points_at_dnsmasq = "grep -Eq '^[[:space:]]*nameserver[[:space:]]+"
+      ~ dns.listen_address | replace('.', '[.]') ~ "([[:space:]]|$)' " ~ resolv_conf.path %}
+
+dns-config-file-file-copy-upstream:
+  file.copy:
+    - name: {{ resolv_conf.upstream }}
+    - source: {{ resolv_conf.path }}
+    - force: False
+    - user: root
+    - group: root
+    - mode: '0644'
+    - unless: {{ points_at_dnsmasq | json }}
+
+{%- if not dns.upstream_nameservers %}
+
+dns-config-file-test-fail-without-changes-upstream:
+  test.fail_without_changes:
+    - name: >-
+        {{ resolv_conf.path }} already points at {{ dns.listen_address }} and
+        {{ resolv_conf.upstream }} does not exist, so the upstream nameservers are unknown:
+        put the host's original nameservers back into {{ resolv_conf.path }}, or list them
+        in pillar dns:upstream_nameservers
+    - onlyif: {{ points_at_dnsmasq | json }}
+    - unless: test -s {{ resolv_conf.upstream }}
+    - require:
+      - file: dns-config-file-file-copy-upstream
+{%- endif %}
+
+dns-config-file-file-managed:
+  file.managed:
+    - name: {{ dns.config_file }}
+    - source: salt://{{ tplroot }}/files/default/dnsmasq.conf.jinja
+    - template: jinja
+    - context:
+        config:
+          listen_address: {{ dns.listen_address }}
+          consul: {{ dns.consul | json }}
+          upstream_nameservers: {{ dns.upstream_nameservers | json }}
+          resolv_file: {{ resolv_conf.upstream }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - makedirs: True
+    - require:
+      - file: dns-config-file-file-copy-upstream

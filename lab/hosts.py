@@ -6,6 +6,7 @@ and system paths, every device, the host's cgroup namespace with /sys/fs/cgroup 
 tmpfs on /run and /run/lock.
 """
 
+import hashlib
 import time
 
 import docker
@@ -48,12 +49,18 @@ def lab_containers(client: docker.DockerClient) -> list:
 
 def ensure_host(client: docker.DockerClient, layout: Layout, host: Host, image: str) -> bool:
     """Create and start the host's container if needed; return True when it was created."""
+    authorized_key = LAB_DIR / "ssh" / "id_ed25519.pub"
+    # What the container was made from: another checkout (another key), image or address
+    # means a new container, not a reused one.
+    fingerprint = hashlib.sha256(
+        f"{image} {authorized_key} {authorized_key.read_text()} {host}".encode()
+    ).hexdigest()[:16]
     existing = client.containers.list(all=True, filters={"name": f"^{host.name}$"})
     if existing:
         container = existing[0]
         if container.labels.get(LABEL) != "host":
             raise RuntimeError(f"a container named {host.name} exists and is not the lab's")
-        if container.image.tags and image in container.image.tags:
+        if container.labels.get(f"{LABEL}.fingerprint") == fingerprint:
             if container.status != "running":
                 container.start()
             return False
@@ -62,9 +69,7 @@ def ensure_host(client: docker.DockerClient, layout: Layout, host: Host, image: 
     api = client.api
     binds = {
         "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-        str(LAB_DIR / "ssh" / "id_ed25519.pub"): {
-            "bind": "/root/.ssh/authorized_keys", "mode": "ro",
-        },
+        str(authorized_key): {"bind": "/root/.ssh/authorized_keys", "mode": "ro"},
     }
     volumes = ["/sys/fs/cgroup", "/root/.ssh/authorized_keys"]
     if "compute" in host.roles:
@@ -97,6 +102,7 @@ def ensure_host(client: docker.DockerClient, layout: Layout, host: Host, image: 
             LABEL: "host",
             f"{LABEL}.datacenter": host.datacenter,
             f"{LABEL}.roles": ",".join(host.roles),
+            f"{LABEL}.fingerprint": fingerprint,
         },
         networking_config=api.create_networking_config(
             {lan.name: api.create_endpoint_config(ipv4_address=host.address)}

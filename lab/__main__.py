@@ -12,7 +12,7 @@ import time
 
 import docker
 
-from . import converge, debian, hosts, image, inventory, mirror
+from . import artifacts, converge, debian, hosts, image, inventory, mirror
 from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
 from .paths import CONSUL_DIR, LAB_DIR
 
@@ -37,6 +37,7 @@ def up(layout: Layout) -> int:
     LAB_DIR.mkdir(exist_ok=True)
     say(f"shape {layout.shape}: {len(layout.hosts)} hosts in {', '.join(layout.datacenters)}")
     version, _ = debian.consul_release()
+    artifacts.ensure_artifacts(say)
     say(f"consul {version} packed as a release archive")
     tag = image.ensure_image(client, say)
     inventory.ensure_ssh_key()

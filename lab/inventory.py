@@ -8,6 +8,7 @@ import subprocess
 
 import yaml
 
+from .artifacts import site_pillar
 from .debian import consul_release
 from .naming import MIRROR_HOSTNAME, MIRROR_PORT, Layout
 from .paths import LAB_DIR, REPO
@@ -85,6 +86,7 @@ def write(layout: Layout) -> None:
             "install": {"method": "archive", "archive": {"base_url": f"{mirror}/consul"}},
         },
         "lab": {"mirror": mirror},
+        **site_pillar(mirror),
     }
     _dump(PILLAR_DIR / "site.sls", site, generated + " Holds the lab's gossip key.")
     os.chmod(PILLAR_DIR / "site.sls", 0o600)

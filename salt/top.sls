@@ -7,6 +7,9 @@ base:
   '*':
     - dns
     - consul
-  # Control-plane formulas (zookeeper, mesos master, marathon) go under a target
-  # 'G@roles:control' with `- match: compound`; compute formulas (docker, registrator) under
-  # 'G@roles:compute'. A host with both roles gets both lists.
+  # Compute nodes: the Docker engine, and the registrator that puts its containers into
+  # Consul. A host with both roles gets both lists.
+  'G@roles:compute':
+    - match: compound
+    - docker
+    - registrator

@@ -483,7 +483,7 @@ def test_dns_config_keeps_the_original_upstream_once(tmp_path):
     assert upstream.read_text() == "nameserver 127.0.0.11\noptions ndots:0\n"
     assert dnsmasq_conf.read_text().splitlines()[-4:] == [
         "listen-address=127.0.0.1",
-        "bind-interfaces",
+        "bind-dynamic",
         "server=/consul/127.0.0.1#8600",
         f"resolv-file={upstream}",
     ]
@@ -635,7 +635,7 @@ def test_dns_upstream_nameservers_from_pillar_replace_the_copied_ones(tmp_path):
     assert process.returncode == 0, process.stdout + process.stderr
     assert dnsmasq_conf.read_text().splitlines()[-6:] == [
         "listen-address=127.0.0.1",
-        "bind-interfaces",
+        "bind-dynamic",
         "server=/consul/127.0.0.1#8600",
         "no-resolv",
         "server=10.0.0.2",

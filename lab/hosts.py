@@ -16,6 +16,8 @@ from .naming import LABEL, MIRROR_HOSTNAME, Host, Layout, Network
 from .paths import LAB_DIR
 
 BOOT_TIMEOUT = 90
+# The engine's resolver inside containers on user-defined networks (knows the hosts' names).
+ENGINE_DNS = "127.0.0.11"
 
 
 def ensure_network(client: docker.DockerClient, network: Network) -> None:
@@ -67,11 +69,17 @@ def ensure_host(client: docker.DockerClient, layout: Layout, host: Host, image: 
         container.remove(force=True, v=True)
     lan = layout.networks[host.datacenter]
     api = client.api
+    # The host's own resolv.conf, as a real host has: the engine would rewrite its managed
+    # copy at every start and undo what the dns state wrote. It starts as the engine's would.
+    resolv_conf = LAB_DIR / "hosts" / host.name / "resolv.conf"
+    resolv_conf.parent.mkdir(parents=True, exist_ok=True)
+    resolv_conf.write_text(f"nameserver {ENGINE_DNS}\noptions ndots:0\n")
     binds = {
         "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
         str(authorized_key): {"bind": "/root/.ssh/authorized_keys", "mode": "ro"},
+        str(resolv_conf): {"bind": "/etc/resolv.conf", "mode": "rw"},
     }
-    volumes = ["/sys/fs/cgroup", "/root/.ssh/authorized_keys"]
+    volumes = ["/sys/fs/cgroup", "/root/.ssh/authorized_keys", "/etc/resolv.conf"]
     if "compute" in host.roles:
         # Compute hosts run their own Docker engine.
         binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}

@@ -85,6 +85,10 @@ def write(layout: Layout) -> None:
             "encrypt": gossip_key(),
             "install": {"method": "archive", "archive": {"base_url": f"{mirror}/consul"}},
         },
+        # No package source of Mesos or Marathon is reachable from here: their states write
+        # every flag file, unit and Consul definition and leave the services stopped.
+        "mesos": {"install": {"method": "none"}},
+        "marathon": {"install": {"method": "none"}},
         "lab": {"mirror": mirror},
         **site_pillar(mirror),
     }

@@ -1,7 +1,19 @@
 # Site-wide settings and secrets; every host gets this file (pillar/top.sls). The formulas'
-# pillar.example files (salt/consul/pillar.example, salt/dns/pillar.example) document every
-# key. Everything below is an example, commented out: the defaults suit a site with internet
-# access.
+# pillar.example files (salt/<formula>/pillar.example) document every key. Everything below
+# but the Marathon source is an example, commented out: the defaults suit a site with
+# internet access.
+
+# Marathon is archived upstream (last release 1.10.x) and has no default download: name its
+# archive (URL and the sha256 you computed from the file) or a package, or keep `none` when
+# the binaries come another way. Until then its unit and flags are written and it stays
+# stopped.
+marathon:
+  install:
+    method: none
+    # method: archive
+    # archive:
+    #   source: https://mirror.example/marathon/marathon-1.10.x.tgz
+    #   source_hash: sha256=<sha256sum of that file>
 
 # consul:
 #   # The gossip encryption key, a secret: 32 random bytes in base64, from `consul keygen`.

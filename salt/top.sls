@@ -7,9 +7,17 @@ base:
   '*':
     - dns
     - consul
-  # Compute nodes: the Docker engine, and the registrator that puts its containers into
-  # Consul. A host with both roles gets both lists.
+  # Control nodes: the ZooKeeper ensemble, then the Mesos masters, then Marathon (each
+  # requires the one before). A host with both roles gets both lists.
+  'G@roles:control':
+    - match: compound
+    - zookeeper
+    - mesos.master
+    - marathon
+  # Compute nodes: the Docker engine, the registrator that puts its containers into Consul,
+  # and the Mesos agent (it needs the masters' zk:// URL, not the masters themselves).
   'G@roles:compute':
     - match: compound
     - docker
     - registrator
+    - mesos.agent

@@ -1,0 +1,22 @@
+{#- The Consul service `marathon` with an HTTP check of /ping; the local agent reloads when
+    the definition changes. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import marathon with context %}
+{%- from "zookeeper/macros.jinja" import consul_service, host_address with context %}
+{%- set address = host_address() %}
+
+include:
+  - consul.service.running
+{{ consul_service('marathon-consul-registration', {
+    'name': 'marathon',
+    'address': address,
+    'port': marathon.http_port,
+    'tags': marathon.consul.tags,
+    'checks': [{
+      'id': 'marathon-ping',
+      'name': 'Marathon /ping',
+      'http': 'http://' ~ address ~ ':' ~ marathon.http_port ~ '/ping',
+      'interval': marathon.consul.check_interval,
+      'timeout': marathon.consul.check_timeout,
+    }],
+  }) }}

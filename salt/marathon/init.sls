@@ -1,0 +1,6 @@
+{#- Marathon on a control node: HA through ZooKeeper, scheduling on the datacenter's Mesos. #}
+include:
+  - .install
+  - .config
+  - .service
+  - .consul

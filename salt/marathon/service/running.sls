@@ -1,0 +1,41 @@
+{#- The marathon unit and service, after the Mesos master. A changed flag restarts a running
+    Marathon under the datacenter's Consul lock, one at a time, each waiting until the
+    restarted one answers /ping. With install method none and no launcher, the service is
+    defined and left stopped. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_config_file = tplroot ~ '.config.file' %}
+{%- from tplroot ~ "/map.jinja" import marathon with context %}
+{%- from "zookeeper/macros.jinja" import systemd_service, host_address with context %}
+{%- set binary = marathon.install[marathon.install.method].bin %}
+
+include:
+  - mesos.master
+  - {{ sls_config_file }}
+{#- SuccessExitStatus: a JVM stopped by SIGTERM exits with 143. #}
+{{ systemd_service('marathon-service-running', {
+    'name': marathon.service.name,
+    'unit_path': marathon.service.unit,
+    'unit': {
+      'formula': 'marathon',
+      'description': 'Marathon, the Mesos framework for long-running services',
+      'documentation': 'https://mesosphere.github.io/marathon/docs/command-line-flags.html',
+      'wants': ['mesos-master.service'],
+      'user': marathon.service.user,
+      'group': marathon.service.group,
+      'environment_file': marathon.environment_file,
+      'exec_start': binary,
+      'limit_nofile': marathon.service.limit_nofile,
+      'service_options': {'SuccessExitStatus': 143},
+    },
+    'runnable': marathon.install.method != 'none' or salt['file.file_exists'](binary),
+    'binary': binary,
+    'restart_on': [sls_config_file],
+    'require': [{'sls': 'mesos.service.master'}],
+    'health': {
+      'function': 'rolling_restart.http_ok',
+      'kwargs': {'url': 'http://' ~ host_address() ~ ':' ~ marathon.http_port ~ '/ping'},
+      'timeout': marathon.health.timeout,
+    },
+    'lock': marathon.rolling_restart.lock.format(datacenter=grains['datacenter']),
+    'lock_timeout': marathon.rolling_restart.lock_timeout,
+  }) }}

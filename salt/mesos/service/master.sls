@@ -1,0 +1,40 @@
+{#- The mesos-master unit and service, after ZooKeeper is serving. A changed flag restarts a
+    running master under the datacenter's Consul lock, one master at a time, each waiting until
+    the restarted one answers /health. With install method none and no binary, the service is
+    defined and left stopped. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_config = tplroot ~ '.config.master' %}
+{%- from tplroot ~ "/map.jinja" import mesos with context %}
+{%- from "zookeeper/macros.jinja" import systemd_service, host_address with context %}
+{%- set binary = mesos.install[mesos.install.method].master_bin %}
+
+include:
+  - zookeeper
+  - {{ sls_config }}
+{{ systemd_service('mesos-service-master', {
+    'name': mesos.master.service.name,
+    'unit_path': mesos.master.service.unit,
+    'unit': {
+      'formula': 'mesos',
+      'description': 'Apache Mesos master',
+      'documentation': 'https://mesos.apache.org/documentation/latest/configuration/master/',
+      'wants': [],
+      'user': 'root',
+      'group': 'root',
+      'environment_file': mesos.master.environment_file,
+      'exec_start': binary,
+      'limit_nofile': mesos.master.service.limit_nofile,
+      'service_options': {},
+    },
+    'runnable': mesos.install.method != 'none' or salt['file.file_exists'](binary),
+    'binary': binary,
+    'restart_on': [sls_config],
+    'require': [{'sls': 'zookeeper.service.running'}],
+    'health': {
+      'function': 'rolling_restart.http_ok',
+      'kwargs': {'url': 'http://' ~ host_address() ~ ':' ~ mesos.master.port ~ '/health'},
+      'timeout': mesos.master.health.timeout,
+    },
+    'lock': mesos.master.rolling_restart.lock.format(datacenter=grains['datacenter']),
+    'lock_timeout': mesos.master.rolling_restart.lock_timeout,
+  }) }}

@@ -1,0 +1,94 @@
+{#- zoo.cfg, myid, log4j.properties and the server's environment (JVM heap; on Debian also the
+    classpath). The id and the server.N lines come from the quorum module: position N in
+    pillar datacenters:<dc>:control_nodes is id N. dataDir is persistent (Debian's example
+    configuration has /tmp/zookeeper). #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_install = tplroot ~ '.install' %}
+{%- from tplroot ~ "/map.jinja" import zookeeper with context %}
+{%- set myid = salt['quorum.zookeeper_id']() %}
+{%- if not myid %}
+{{-   raise("host " ~ grains['id'] ~ " is not a control node of its datacenter: ZooKeeper runs "
+            ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes; "
+            ~ "apply the zookeeper formula to those only") }}
+{%- endif %}
+{%- set servers = salt['quorum.zookeeper_servers'](
+      peer_port=zookeeper.ports.peer, election_port=zookeeper.ports.election) %}
+{%- set settings = salt['slsutil.merge'](
+      zookeeper.config,
+      {'dataDir': zookeeper.data_dir, 'clientPort': zookeeper.ports.client},
+      strategy='overwrite') %}
+{%- set jvm_flags = ['-Xms' ~ zookeeper.jvm.heap, '-Xmx' ~ zookeeper.jvm.heap] %}
+{%- for name, value in zookeeper.jvm.system_properties | dictsort %}
+{%-   do jvm_flags.append('-D' ~ name ~ '=' ~ value) %}
+{%- endfor %}
+{%- set environment = salt['slsutil.merge'](zookeeper.service.environment, {
+      'ZOOCFGDIR': zookeeper.config_dir,
+      'ZOO_LOG_DIR': zookeeper.log_dir,
+      'SERVER_JVMFLAGS': (jvm_flags + zookeeper.jvm.flags) | join(' '),
+    }, strategy='overwrite') %}
+
+include:
+  - {{ sls_install }}
+
+{%- for name, directory in [('data-dir', zookeeper.data_dir), ('log-dir', zookeeper.log_dir)] %}
+
+zookeeper-config-file-file-directory-{{ name }}:
+  file.directory:
+    - name: {{ directory }}
+    - user: {{ zookeeper.user }}
+    - group: {{ zookeeper.group }}
+    - mode: '0750'
+    - makedirs: True
+    - require:
+      - sls: {{ sls_install }}
+{%- endfor %}
+
+{%- for name, properties, lines in [
+      ('zoo.cfg', settings, servers),
+      ('log4j.properties', zookeeper.log4j, []),
+    ] if properties %}
+
+zookeeper-config-file-file-managed-{{ name }}:
+  file.managed:
+    - name: {{ zookeeper.config_dir }}/{{ name }}
+    - source: salt://{{ tplroot }}/files/default/properties.jinja
+    - template: jinja
+    - context:
+        config:
+          settings: {{ properties | json }}
+          servers: {{ lines | json }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - makedirs: True
+    - require:
+      - sls: {{ sls_install }}
+{%- endfor %}
+
+zookeeper-config-file-file-managed-myid:
+  file.managed:
+    - name: {{ zookeeper.myid_file }}
+    - contents: '{{ myid }}'
+    - user: root
+    - group: root
+    - mode: '0644'
+    - makedirs: True
+    - require:
+      - sls: {{ sls_install }}
+
+zookeeper-config-file-file-managed-environment:
+  file.managed:
+    - name: {{ zookeeper.service.environment_file }}
+    - source: salt://{{ tplroot }}/files/default/environment.jinja
+    - template: jinja
+    - context:
+        config:
+          formula: zookeeper
+          environment: {{ environment | json }}
+          flags: {}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - makedirs: True
+    - require:
+      - sls: {{ sls_install }}

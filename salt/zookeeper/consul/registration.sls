@@ -1,0 +1,23 @@
+{#- The Consul service `zookeeper` on the member's address, with a TCP check of the client
+    port; the local agent reloads when the definition changes. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import zookeeper with context %}
+{%- from tplroot ~ "/macros.jinja" import consul_service, host_address with context %}
+{%- set address = host_address() %}
+{%- set endpoint = address ~ ':' ~ zookeeper.ports.client %}
+
+include:
+  - consul.service.running
+{{ consul_service('zookeeper-consul-registration', {
+    'name': 'zookeeper',
+    'address': address,
+    'port': zookeeper.ports.client,
+    'tags': zookeeper.consul.tags,
+    'checks': [{
+      'id': 'zookeeper-client-port',
+      'name': 'ZooKeeper client port ' ~ endpoint,
+      'tcp': endpoint,
+      'interval': zookeeper.consul.check_interval,
+      'timeout': zookeeper.consul.check_timeout,
+    }],
+  }) }}

@@ -1,0 +1,42 @@
+{#- The zookeeper systemd unit and service. A change of the configuration restarts a running
+    member only under the datacenter's Consul lock, one member at a time, each waiting until
+    the restarted one serves again; a stopped member is just started. The state is green only
+    when the member answers `ruok` with imok and `srvr` with a mode (leader, follower or
+    standalone) within zookeeper:health:timeout seconds; otherwise it fails with the journal. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_config_file = tplroot ~ '.config.file' %}
+{%- from tplroot ~ "/map.jinja" import zookeeper with context %}
+{%- from tplroot ~ "/macros.jinja" import systemd_service with context %}
+{%- set bin_dir = zookeeper.install[zookeeper.install.method].bin_dir %}
+{%- set binary = bin_dir ~ '/zkServer.sh' %}
+
+include:
+  - {{ sls_config_file }}
+{#- SuccessExitStatus: a JVM stopped by SIGTERM exits with 143. #}
+{{ systemd_service('zookeeper-service-running', {
+    'name': zookeeper.service.name,
+    'unit_path': zookeeper.service.unit,
+    'unit': {
+      'formula': 'zookeeper',
+      'description': 'Apache ZooKeeper',
+      'documentation': 'https://zookeeper.apache.org/doc/current/zookeeperAdmin.html',
+      'wants': [],
+      'user': zookeeper.user,
+      'group': zookeeper.group,
+      'environment_file': zookeeper.service.environment_file,
+      'exec_start': binary ~ ' start-foreground ' ~ zookeeper.config_dir ~ '/zoo.cfg',
+      'limit_nofile': zookeeper.service.limit_nofile,
+      'service_options': {'SuccessExitStatus': 143},
+    },
+    'runnable': zookeeper.install.method != 'none' or salt['file.file_exists'](binary),
+    'binary': binary,
+    'restart_on': [sls_config_file],
+    'require': [],
+    'health': {
+      'function': 'zookeeper_probe.serving',
+      'kwargs': {'port': zookeeper.ports.client},
+      'timeout': zookeeper.health.timeout,
+    },
+    'lock': zookeeper.rolling_restart.lock.format(datacenter=grains['datacenter']),
+    'lock_timeout': zookeeper.rolling_restart.lock_timeout,
+  }) }}

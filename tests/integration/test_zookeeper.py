@@ -1,0 +1,228 @@
+"""ZooKeeper on the running lab: a 3-member ensemble in dc1 and a standalone member in dc2,
+replicated data, survival of a lost control host, Consul DNS, and configuration changes that
+never take more than one member down.
+
+Members are asked with the four-letter words from inside their host (python3), data goes
+through the package's zkCli.sh, and hosts are stopped and started as an operator would.
+"""
+
+import json
+import threading
+import time
+import uuid
+
+from lab import converge
+
+# Seconds an ensemble may take to elect a leader or to take a member back in.
+ELECTION_TIMEOUT = 90
+# Seconds a host may take to boot and its ZooKeeper to rejoin.
+REJOIN_TIMEOUT = 180
+# Seconds Consul may take to pass a new check and answer it in DNS.
+DNS_TIMEOUT = 60
+ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
+
+# Sends one four-letter word to the local member; prints the answer, or nothing if it is down.
+FOUR_LETTER_WORD = """
+import socket, sys
+try:
+    with socket.create_connection(("127.0.0.1", 2181), timeout=3) as connection:
+        connection.sendall(sys.argv[1].encode())
+        connection.settimeout(3)
+        print(b"".join(iter(lambda: connection.recv(4096), b"")).decode())
+except OSError:
+    pass
+"""
+
+
+def mode(lab, host) -> str:
+    """leader, follower or standalone; ``""`` when the member is down or not serving."""
+    code, output = lab.run(host, "python3", "-c", FOUR_LETTER_WORD, "srvr", timeout=10)
+    if code != 0:
+        return ""
+    return next(
+        (line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("Mode:")),
+        "",
+    )
+
+
+def running(lab, host) -> bool:
+    """Whether the member answers ``ruok`` with imok (it runs, with or without a quorum)."""
+    code, output = lab.run(host, "python3", "-c", FOUR_LETTER_WORD, "ruok", timeout=10)
+    return code == 0 and output.strip() == "imok"
+
+
+def modes(lab, hosts) -> list[str]:
+    return sorted(mode(lab, host) for host in hosts)
+
+
+def zkcli(lab, host, *command: str) -> tuple[int, str]:
+    return lab.run(host, ZKCLI, "-server", "127.0.0.1:2181", *command, timeout=60)
+
+
+def znode_value(lab, host, path: str) -> str | None:
+    """The data of ``path`` read on ``host``, None if it cannot be read."""
+    code, output = zkcli(lab, host, "get", path)
+    if code != 0:
+        return None
+    lines = [
+        line
+        for line in output.splitlines()
+        if line and not line.startswith(("log4j", "WATCHER", "WatchedEvent"))
+    ]
+    return lines[-1] if lines else None
+
+
+def control(lab, datacenter: str):
+    return lab.hosts_with("control", datacenter)
+
+
+def test_dc1_ensemble_has_one_leader_and_two_followers(lab):
+    hosts = control(lab, "dc1")
+    assert len(hosts) == 3
+    lab.wait_for(
+        "one leader and two followers in dc1",
+        lambda: modes(lab, hosts) == ["follower", "follower", "leader"],
+        timeout=ELECTION_TIMEOUT,
+    )
+
+
+def test_dc2_member_runs_standalone(lab):
+    (host,) = control(lab, "dc2")
+    assert mode(lab, host) == "standalone"
+
+
+def test_four_letter_words_outside_the_checks_are_refused(lab):
+    host = control(lab, "dc1")[0]
+    code, output = lab.run(host, "python3", "-c", FOUR_LETTER_WORD, "conf", timeout=10)
+    assert code == 0
+    assert "not in the whitelist" in output
+
+
+def test_a_znode_written_on_one_member_is_read_on_another(lab):
+    writer, reader, _ = control(lab, "dc1")
+    path = f"/platform-test-{uuid.uuid4().hex[:8]}"
+    value = f"written-on-{writer.name}"
+    try:
+        code, output = zkcli(lab, writer, "create", path, value)
+        assert code == 0, output
+        assert lab.wait_for(
+            f"{path} on {reader.name}",
+            lambda: znode_value(lab, reader, path) == value,
+            timeout=30,
+        )
+    finally:
+        zkcli(lab, writer, "delete", path)
+
+
+def test_data_directory_is_persistent_and_holds_the_id(lab):
+    for position, host in enumerate(control(lab, "dc1"), start=1):
+        code, output = lab.run(host, "cat", "/var/lib/zookeeper/myid")
+        assert (code, output.strip()) == (0, str(position)), host.name
+        code, output = lab.run(host, "ls", "/var/lib/zookeeper/version-2")
+        assert code == 0 and output.strip(), f"{host.name}: no snapshot or log: {output}"
+
+
+def test_dc1_survives_loss_of_one_control_node_and_it_rejoins_as_follower(lab):
+    hosts = control(lab, "dc1")
+    lab.wait_for("a dc1 leader", lambda: "leader" in modes(lab, hosts), timeout=ELECTION_TIMEOUT)
+    # The leader is the member whose loss hurts most: the others must elect a new one.
+    lost = next(host for host in hosts if mode(lab, host) == "leader")
+    survivors = [host for host in hosts if host != lost]
+    path = f"/platform-test-{uuid.uuid4().hex[:8]}"
+    lab.stop(lost)
+    try:
+        lab.wait_for(
+            "a new leader among the two survivors",
+            lambda: modes(lab, survivors) == ["follower", "leader"],
+            timeout=ELECTION_TIMEOUT,
+        )
+        code, output = zkcli(lab, survivors[0], "create", path, "while-one-is-down")
+        assert code == 0, output
+        assert znode_value(lab, survivors[1], path) == "while-one-is-down"
+    finally:
+        lab.start(lost)
+    lab.wait_for(
+        f"{lost.name} back as a follower",
+        lambda: mode(lab, lost) == "follower",
+        timeout=REJOIN_TIMEOUT,
+    )
+    try:
+        assert lab.wait_for(
+            f"{path} on {lost.name}",
+            lambda: znode_value(lab, lost, path) == "while-one-is-down",
+            timeout=30,
+        )
+    finally:
+        zkcli(lab, survivors[0], "delete", path)
+
+
+def test_zookeeper_service_consul_resolves_from_a_compute_host(lab):
+    for datacenter in ("dc1", "dc2"):
+        (compute,) = lab.hosts_with("compute", datacenter)
+        members = {host.address for host in control(lab, datacenter)}
+
+        def resolved():
+            code, output = lab.run(compute, "getent", "hosts", "zookeeper.service.consul")
+            return code == 0 and {line.split()[0] for line in output.splitlines()} == members
+
+        lab.wait_for(f"zookeeper.service.consul in {datacenter}", resolved, timeout=DNS_TIMEOUT)
+
+
+def test_every_member_passes_its_consul_check(lab):
+    for datacenter in ("dc1", "dc2"):
+        host = control(lab, datacenter)[0]
+        members = {member.address for member in control(lab, datacenter)}
+
+        def passing():
+            entries = lab.consul(host, "health/service/zookeeper?passing=1") or []
+            return {entry["Service"]["Address"] for entry in entries} == members
+
+        lab.wait_for(f"zookeeper checks passing in {datacenter}", passing, timeout=DNS_TIMEOUT)
+
+
+def test_config_change_never_takes_more_than_one_member_down(lab):
+    """A changed setting restarts the dc1 members one at a time, each after the previous one
+    serves again: a majority runs all along. (While the leader restarts, the others elect a
+    new one and do not serve for that moment: that is ZooKeeper, not a lost quorum.)"""
+    hosts = control(lab, "dc1")
+    running_counts = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            running_counts.append(sum(1 for host in hosts if running(lab, host)))
+            time.sleep(0.2)
+
+    def apply(pillar: dict | None) -> dict:
+        args = ["dc1-control-*", "state.apply", "zookeeper", "--out=json", "--static"]
+        if pillar is not None:
+            args.append(f"pillar={json.dumps(pillar)}")
+        finished = converge.salt_ssh(*args, timeout=900)
+        return json.loads(finished.stdout)
+
+    marker = {"zookeeper": {"jvm": {"flags": [f"-Dplatform.test={uuid.uuid4().hex[:8]}"]}}}
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        changed = apply(marker)
+    finally:
+        done.set()
+        watcher.join(timeout=30)
+        # The next apply without the marker restarts them back, one at a time again.
+        restored = apply(None)
+    for result in (changed, restored):
+        for host, states in result.items():
+            states = states.get("return", states)
+            restart = next(
+                state
+                for state in states.values()
+                if state["__id__"] == "zookeeper-service-running-rolling-restart-restarted"
+            )
+            assert restart["result"] is True, f"{host}: {restart['comment']}"
+            assert "holding the Consul lock platform/locks/dc1/zookeeper" in restart["comment"]
+    assert running_counts and min(running_counts) >= 2, running_counts
+    lab.wait_for(
+        "one leader and two followers in dc1",
+        lambda: modes(lab, hosts) == ["follower", "follower", "leader"],
+        timeout=ELECTION_TIMEOUT,
+    )

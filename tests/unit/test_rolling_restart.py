@@ -1,0 +1,357 @@
+"""Rolling restarts: the Consul lock, the health wait and the states, against an in-memory
+Consul (sessions and KV locks as the HTTP API behaves) and a patched ``__salt__``."""
+
+import importlib.util
+import itertools
+import json
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+import salt._logging
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = "platform/locks/dc1/zookeeper"
+
+
+def load(kind: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"rolling_restart_{kind}", ROOT / f"_{kind}" / "rolling_restart.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Datacenter:
+    """The state every agent of a datacenter shares: sessions and KV entries."""
+
+    def __init__(self, leader: str = "10.0.1.11:8300") -> None:
+        self.leader = leader
+        self.sessions: dict[str, dict[str, str]] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.ids = itertools.count(1)
+
+
+class FakeAgent:
+    """py-consul's Consul client, as far as the module uses it, on one node."""
+
+    def __init__(self, datacenter: Datacenter, node: str) -> None:
+        self.datacenter = datacenter
+        self.node = node
+        self.http = SimpleNamespace(base_uri="http://127.0.0.1:8500")
+        self.status = SimpleNamespace(leader=lambda: datacenter.leader)
+        self.agent = SimpleNamespace(self=lambda: {"Config": {"NodeName": node}})
+        self.session = SimpleNamespace(
+            create=self._create, destroy=self._destroy, info=self._info, node=self._node
+        )
+        self.kv = SimpleNamespace(get=self._get, put=self._put)
+
+    def _create(self, name: str, behavior: str) -> str:
+        session_id = f"session-{next(self.datacenter.ids)}"
+        self.datacenter.sessions[session_id] = {"ID": session_id, "Name": name, "Node": self.node}
+        return session_id
+
+    def _destroy(self, session_id: str) -> bool:
+        self.datacenter.sessions.pop(session_id, None)
+        for entry in self.datacenter.entries.values():
+            if entry["Session"] == session_id:
+                entry["Session"] = None
+        return True
+
+    def _info(self, session_id: str):
+        return 1, self.datacenter.sessions.get(session_id)
+
+    def _node(self, node: str):
+        return 1, [s for s in self.datacenter.sessions.values() if s["Node"] == node]
+
+    def _get(self, key: str):
+        entry = self.datacenter.entries.get(key)
+        return 1, dict(entry) if entry else None
+
+    def _put(self, key: str, value, acquire: str | None = None, release: str | None = None):
+        entry = self.datacenter.entries.setdefault(key, {"Session": None, "Value": None})
+        if acquire:
+            if acquire not in self.datacenter.sessions:
+                return False
+            if entry["Session"] not in (None, acquire):
+                return False
+            entry["Session"] = acquire
+        elif release:
+            if entry["Session"] != release:
+                return False
+            entry["Session"] = None
+        entry["Value"] = value.encode() if isinstance(value, str) else value
+        return True
+
+
+class Host:
+    """The execution and state modules as loaded on one host, with its own ``__salt__``."""
+
+    def __init__(self, datacenter: Datacenter, node: str, healthy_after: int = 0) -> None:
+        self.agent = FakeAgent(datacenter, node)
+        self.running = True
+        self.restarts = 0
+        self.probes = 0
+        self.healthy_after = healthy_after
+        self.module = load("modules")
+        self.state = load("states")
+        self.module._client = lambda url: self.agent
+        self.module.__salt__ = {
+            "config.get": lambda key, default=None: default,
+            "service.restart": self._restart,
+            "cmd.run_all": lambda *args, **kwargs: {"stdout": "ERROR bad config"},
+            "test.health": self._health,
+        }
+        self.state.__salt__ = {
+            "service.status": lambda name: self.running,
+            "rolling_restart.restart": self.module.restart,
+            "rolling_restart.wait_healthy": self.module.wait_healthy,
+            "rolling_restart.stale_session": self.module.stale_session,
+            "rolling_restart.release": self.module.release,
+        }
+        self.state.__opts__ = {"test": False}
+
+    def _restart(self, name: str) -> bool:
+        self.restarts += 1
+        return True
+
+    def _health(self) -> str:
+        self.probes += 1
+        if self.healthy_after < 0 or self.probes <= self.healthy_after:
+            return ""
+        return "follower"
+
+    def restart(self, **kwargs) -> dict:
+        arguments = {"timeout": 0.2, "lock_timeout": 0.2, "interval": 0.01, **kwargs}
+        return self.module.restart("zookeeper", LOCK, "test.health", **arguments)
+
+    def restarted(self, test: bool = False, **kwargs) -> dict:
+        self.state.__opts__["test"] = test
+        arguments = {"timeout": 0.2, "lock_timeout": 0.2, "interval": 0.01, **kwargs}
+        return self.state.restarted("zookeeper", LOCK, "test.health", **arguments)
+
+    def healthy(self, test: bool = False) -> dict:
+        self.state.__opts__["test"] = test
+        return self.state.healthy("zookeeper", "test.health", timeout=0.2, interval=0.01, lock=LOCK)
+
+
+@pytest.fixture
+def dc1() -> Datacenter:
+    return Datacenter()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def hand_over_salt_log_records():
+    yield
+    # Salt defers log records to a handler it flushes at exit, to a stderr pytest has closed
+    # by then; hand them over now instead.
+    salt._logging.shutdown_temp_handler()
+
+
+def holder_of(datacenter: Datacenter) -> dict | None:
+    entry = datacenter.entries.get(LOCK)
+    if not entry or not entry["Session"]:
+        return None
+    return {**json.loads(entry["Value"]), "session": entry["Session"]}
+
+
+def test_restart_takes_the_lock_waits_for_health_and_releases(dc1):
+    host = Host(dc1, "dc1-control-1", healthy_after=2)
+
+    outcome = host.restart()
+
+    assert outcome == {"service": "zookeeper", "lock": LOCK, "health": "follower"}
+    assert host.restarts == 1 and host.probes == 3
+    assert holder_of(dc1) is None
+    assert dc1.sessions == {}
+
+
+def test_second_member_does_not_restart_while_the_first_holds_the_lock(dc1):
+    first = Host(dc1, "dc1-control-1")
+    second = Host(dc1, "dc1-control-2")
+    held = first.agent.session.create(name="rolling-restart zookeeper", behavior="release")
+    first.agent.kv.put(LOCK, json.dumps({"holder": "dc1-control-1"}), acquire=held)
+
+    with pytest.raises(CommandExecutionError, match="not free within") as failure:
+        second.restart()
+
+    assert second.restarts == 0
+    assert failure.value.info == {"restarted": False}
+    assert held in str(failure.value) and "dc1-control-1" in str(failure.value)
+    assert holder_of(dc1)["session"] == held
+    # The waiting member leaves no session behind.
+    assert set(dc1.sessions) == {held}
+
+    first.agent.kv.put(LOCK, "done", release=held)
+    assert second.restart()["lock"] == LOCK
+    assert second.restarts == 1
+
+
+def test_unhealthy_restart_keeps_the_lock_with_the_reason(dc1):
+    host = Host(dc1, "dc1-control-1", healthy_after=-1)
+
+    with pytest.raises(CommandExecutionError, match="Kept the Consul lock") as failure:
+        host.restart()
+
+    assert failure.value.info == {"restarted": True}
+    assert "ERROR bad config" in str(failure.value)  # the unit's journal
+    holder = holder_of(dc1)
+    assert holder["holder"] == "dc1-control-1"
+    assert holder["state"].startswith("unhealthy: zookeeper not healthy within")
+    assert "journal" not in holder["state"]
+
+
+def test_next_run_on_the_same_host_takes_its_kept_lock_over(dc1):
+    host = Host(dc1, "dc1-control-1", healthy_after=-1)
+    with pytest.raises(CommandExecutionError):
+        host.restart()
+    kept = holder_of(dc1)["session"]
+
+    host.healthy_after = 0
+    assert host.restart()["lock"] == LOCK
+
+    assert kept not in dc1.sessions
+    assert holder_of(dc1) is None
+
+
+def test_another_hosts_kept_lock_is_not_taken_over(dc1):
+    failed = Host(dc1, "dc1-control-1", healthy_after=-1)
+    with pytest.raises(CommandExecutionError):
+        failed.restart()
+
+    with pytest.raises(CommandExecutionError, match="not free within"):
+        Host(dc1, "dc1-control-2").restart()
+
+
+def test_sessions_of_runs_killed_while_waiting_are_cleaned_up(dc1):
+    host = Host(dc1, "dc1-control-1")
+    leaked = host.agent.session.create(name="rolling-restart zookeeper", behavior="release")
+    other_service = host.agent.session.create(name="rolling-restart marathon", behavior="release")
+
+    host.restart()
+
+    assert leaked not in dc1.sessions
+    assert other_service in dc1.sessions
+
+
+def test_without_a_consul_leader_the_restart_goes_ahead_unlocked(dc1):
+    dc1.leader = ""
+    host = Host(dc1, "dc1-control-1")
+
+    outcome = host.restart()
+
+    assert outcome["lock"] is None and host.restarts == 1
+    assert dc1.entries == {} and dc1.sessions == {}
+
+
+def test_unreachable_agent_fails_before_restarting(dc1):
+    host = Host(dc1, "dc1-control-1")
+
+    def refused():
+        raise requests.ConnectionError("connection refused")
+
+    host.agent.status.leader = refused
+
+    with pytest.raises(CommandExecutionError, match="connection refused") as failure:
+        host.restart()
+    assert failure.value.info == {"restarted": False}
+    assert host.restarts == 0
+
+
+def test_health_function_must_be_loaded(dc1):
+    host = Host(dc1, "dc1-control-1")
+
+    with pytest.raises(SaltInvocationError, match="is not loaded"):
+        host.module.restart("zookeeper", LOCK, "zookeeper_probe.serving")
+    assert host.restarts == 0
+
+
+def test_state_leaves_a_stopped_service_to_service_running(dc1):
+    host = Host(dc1, "dc1-control-1")
+    host.running = False
+
+    ret = host.restarted()
+
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "not running" in ret["comment"] and host.restarts == 0
+
+
+def test_state_in_test_mode_reports_the_restart_and_touches_nothing(dc1):
+    host = Host(dc1, "dc1-control-1")
+
+    ret = host.restarted(test=True)
+
+    assert ret["result"] is None and ret["changes"] == {"restarted": "zookeeper"}
+    assert host.restarts == 0 and dc1.sessions == {} and dc1.entries == {}
+
+
+def test_state_says_when_it_restarted_without_the_lock(dc1):
+    dc1.leader = ""
+
+    ret = Host(dc1, "dc1-control-1").restarted()
+
+    assert ret["result"] is True and ret["changes"] == {"restarted": "zookeeper"}
+    assert "WITHOUT the lock" in ret["comment"] and "no leader" in ret["comment"]
+
+
+def test_failed_state_reports_a_change_only_if_the_service_was_restarted(dc1):
+    unhealthy = Host(dc1, "dc1-control-1", healthy_after=-1)
+    waiting = Host(dc1, "dc1-control-2")
+
+    after_restart = unhealthy.restarted()
+    before_restart = waiting.restarted()
+
+    assert after_restart["result"] is False
+    assert after_restart["changes"] == {"restarted": "zookeeper"}
+    assert before_restart["result"] is False and before_restart["changes"] == {}
+
+
+def test_health_gate_fails_with_the_journal(dc1):
+    ret = Host(dc1, "dc1-control-1", healthy_after=-1).healthy()
+
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "not healthy within" in ret["comment"] and "ERROR bad config" in ret["comment"]
+
+
+def test_health_gate_in_test_mode_asks_once_without_waiting(dc1):
+    host = Host(dc1, "dc1-control-1", healthy_after=-1)
+
+    ret = host.healthy(test=True)
+
+    assert ret["result"] is None and ret["changes"] == {}
+    assert host.probes == 1
+
+
+def test_healthy_again_releases_the_lock_an_earlier_run_kept(dc1):
+    host = Host(dc1, "dc1-control-1", healthy_after=-1)
+    with pytest.raises(CommandExecutionError):
+        host.restart()
+    host.healthy_after = 0
+
+    dry_run = host.healthy(test=True)
+    assert dry_run["result"] is None and dry_run["changes"] == {"released": LOCK}
+    assert holder_of(dc1) is not None
+
+    ret = host.healthy()
+    assert ret["result"] is True and ret["changes"] == {"released": LOCK}
+    assert holder_of(dc1) is None
+
+    assert host.healthy()["changes"] == {}
+
+
+def test_health_gate_stays_green_when_consul_cannot_answer_about_the_lock(dc1):
+    host = Host(dc1, "dc1-control-1")
+
+    def no_leader(key):
+        raise requests.HTTPError("500 No cluster leader")
+
+    host.agent.kv.get = no_leader
+
+    ret = host.healthy()
+
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "could not check the Consul lock" in ret["comment"]

@@ -57,7 +57,7 @@ def __virtual__():
 
 
 def _config(key: str, default: Any = None) -> Any:
-    return __salt__["config.get"](f"consul_cluster:{key}", default)  # noqa: F821
+    return __salt__["config.get"](f"consul_cluster:{key}", default)
 
 
 def _client(url: str | None) -> "consul.Consul":
@@ -79,7 +79,7 @@ def _client(url: str | None) -> "consul.Consul":
 
 def _journal_tail(service: str) -> str:
     """The last lines the unit logged: the program's own account of why it is not healthy."""
-    result = __salt__["cmd.run_all"](  # noqa: F821
+    result = __salt__["cmd.run_all"](
         ["journalctl", "--unit", service, "--lines", str(JOURNAL_LINES), "--no-pager"],
         python_shell=False,
         ignore_retcode=True,
@@ -94,12 +94,12 @@ def _check_interval(interval: float) -> None:
 
 
 def _health_function(health: str) -> Callable[..., Any]:
-    if health not in __salt__:  # noqa: F821
+    if health not in __salt__:
         raise SaltInvocationError(
             f"health function {health!r} is not loaded: name an execution function such as "
             "zookeeper_probe.serving or rolling_restart.http_ok"
         )
-    return __salt__[health]  # noqa: F821
+    return __salt__[health]
 
 
 def _wait_healthy(
@@ -134,7 +134,7 @@ def _restart_and_wait(
 ) -> Any:
     """Restart the unit and wait for its health; errors carry ``info={"restarted": True}``."""
     try:
-        if not __salt__["service.restart"](name):  # noqa: F821
+        if not __salt__["service.restart"](name):
             raise CommandExecutionError(f"systemd could not restart {name}:\n{_journal_tail(name)}")
         return _wait_healthy(health, health_kwargs, timeout, interval, name)
     except CommandExecutionError as err:

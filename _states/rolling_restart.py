@@ -12,13 +12,13 @@ __virtualname__ = "rolling_restart"
 
 
 def __virtual__():
-    if "rolling_restart.restart" in __salt__:  # noqa: F821
+    if "rolling_restart.restart" in __salt__:
         return __virtualname__
     return (False, "the rolling_restart execution module is not loaded (is py-consul installed?)")
 
 
 def _testing() -> bool:
-    return bool(__opts__["test"])  # noqa: F821
+    return bool(__opts__["test"])
 
 
 def _restarted_before_failing(err: SaltException) -> bool:
@@ -58,7 +58,7 @@ def restarted(
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     try:
-        if not __salt__["service.status"](name):  # noqa: F821
+        if not __salt__["service.status"](name):
             ret["comment"] = (
                 f"{name} is not running: nothing to restart (service.running starts it with "
                 "the new configuration)"
@@ -72,7 +72,7 @@ def restarted(
                 f"has no leader), then wait up to {timeout}s for {health}"
             )
             return ret
-        outcome = __salt__["rolling_restart.restart"](  # noqa: F821
+        outcome = __salt__["rolling_restart.restart"](
             name,
             lock,
             health,
@@ -102,14 +102,14 @@ def restarted(
 def _release_stale_lock(ret: dict[str, Any], name: str, lock: str, url: str | None) -> None:
     """Release the lock an earlier unhealthy run on this host kept, now that it is healthy."""
     try:
-        if not __salt__["rolling_restart.stale_session"](lock, name, url=url):  # noqa: F821
+        if not __salt__["rolling_restart.stale_session"](lock, name, url=url):
             return
         ret["changes"] = {"released": lock}
         if _testing():
             ret["result"] = None
             ret["comment"] += f"; would release the Consul lock {lock} kept by an earlier run"
             return
-        __salt__["rolling_restart.release"](lock, name, url=url)  # noqa: F821
+        __salt__["rolling_restart.release"](lock, name, url=url)
     except SaltException as err:
         # The service is healthy: a Consul that cannot answer does not make it less so.
         ret["changes"] = {}
@@ -150,7 +150,7 @@ def healthy(
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     wait = 0 if _testing() else timeout
     try:
-        answer = __salt__["rolling_restart.wait_healthy"](  # noqa: F821
+        answer = __salt__["rolling_restart.wait_healthy"](
             health,
             timeout=wait,
             interval=interval,

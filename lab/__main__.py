@@ -37,8 +37,8 @@ def up(layout: Layout) -> int:
     LAB_DIR.mkdir(exist_ok=True)
     say(f"shape {layout.shape}: {len(layout.hosts)} hosts in {', '.join(layout.datacenters)}")
     version, _ = debian.consul_release()
-    artifacts.ensure_artifacts(say)
     say(f"consul {version} packed as a release archive")
+    artifacts.ensure_artifacts(say)
     tag = image.ensure_image(client, say)
     inventory.ensure_ssh_key()
     for network in layout.networks.values():

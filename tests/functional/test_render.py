@@ -86,7 +86,8 @@ def write_pillar(directory: Path, datacenters: dict[str, Any], site: dict[str, A
     """A pillar tree laid out like the repository's: top, site and one file per datacenter."""
     files = ["site"] + [f"datacenters.{name}" for name in datacenters]
     write_yaml(directory / "top.sls", {"base": {"*": files}})
-    write_yaml(directory / "site.sls", site)
+    # As in the shipped pillar/site.sls: Marathon has no default download, a site chooses.
+    write_yaml(directory / "site.sls", {"marathon": {"install": {"method": "none"}}, **site})
     for name, settings in datacenters.items():
         write_yaml(directory / "datacenters" / f"{name}.sls", {"datacenters": {name: settings}})
     return directory

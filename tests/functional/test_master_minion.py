@@ -1,0 +1,226 @@
+"""The third way to run the tree: a real salt-master and salt-minion (pytest-salt-factories, on
+loopback) serving the repository's state tree, with a pillar written here.
+
+The master serves salt/ with its links to _modules/ and _states/; the minion gets them by
+saltutil.sync_all, as a site's minions do, and renders the highstate with the quorum module
+reading the master's pillar. Nothing is applied: the highstate would install software on this
+machine. The control nodes' addresses are never contacted.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import salt._logging
+import yaml
+from saltfactories.daemons.master import SaltMaster
+from saltfactories.daemons.minion import SaltMinion
+from saltfactories.utils import random_string
+
+REPO = Path(__file__).resolve().parents[2]
+DATACENTER = "dc1"
+# The minion's place in its datacenter's list: not the first, so its ZooKeeper id says that
+# the module found it, not that it defaulted to the head of the list.
+MINION_POSITION = 2
+# Seconds a daemon may take to start (about ten here), one salt command to return, and a line
+# to reach the minion's log file.
+START_TIMEOUT = 120
+SALT_TIMEOUT = 120
+LOG_TIMEOUT = 30
+# What the quorum module says of the plan with four control nodes.
+EVEN_PLAN_ERROR = f"pillar datacenters:{DATACENTER}:control_nodes has 4 members"
+STATE_IDS_OF_A_CONTROL_NODE = {
+    "consul-config-file-file-serialize",
+    "consul-service-running-service-running",
+    "zookeeper-config-file-file-managed-myid",
+}
+
+
+def control_address(position: int) -> str:
+    return f"10.0.1.{10 + position}"
+
+
+def control_nodes(minion_id: str, count: int) -> list[dict[str, str]]:
+    return [
+        {
+            "id": minion_id if position == MINION_POSITION else f"{DATACENTER}-control-{position}",
+            "address": control_address(position),
+        }
+        for position in range(1, count + 1)
+    ]
+
+
+def write_yaml(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data))
+
+
+def write_datacenter(pillar_dir: Path, minion_id: str, count: int) -> None:
+    write_yaml(
+        pillar_dir / "datacenters" / f"{DATACENTER}.sls",
+        {"datacenters": {DATACENTER: {"control_nodes": control_nodes(minion_id, count)}}},
+    )
+
+
+def custom_module_names(directory: str) -> set[str]:
+    """Names of the repository's custom modules in ``directory`` (``_modules``, ``_states``)."""
+    return {path.stem for path in (REPO / directory).glob("*.py")}
+
+
+def wait_for_log_line(log_file: Path, offset: int, text: str) -> str:
+    """The first line containing ``text`` written to ``log_file`` after ``offset``."""
+    deadline = time.monotonic() + LOG_TIMEOUT
+    while True:
+        with log_file.open(errors="replace") as log:
+            log.seek(offset)
+            lines = [line for line in log.read().splitlines() if text in line]
+        if lines:
+            return lines[0]
+        if time.monotonic() > deadline:
+            pytest.fail(f"no line with {text!r} in {log_file} after {LOG_TIMEOUT}s", pytrace=False)
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def salt_factories_default_root_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The daemons' directories under pytest's temporary directory, not loose in /tmp.
+    A short name: the minion's sockets live under it (a socket path has at most 107 bytes)."""
+    return tmp_path_factory.mktemp("sf")
+
+
+@pytest.fixture(scope="module")
+def minion_id() -> str:
+    return random_string(f"{DATACENTER}-", uppercase=False)
+
+
+@pytest.fixture(scope="module")
+def pillar_dir(tmp_path_factory: pytest.TempPathFactory, minion_id: str) -> Path:
+    """A site's pillar laid out like pillar/: top, site settings, one file per datacenter."""
+    directory = tmp_path_factory.mktemp("pillar")
+    write_yaml(directory / "top.sls", {"base": {"*": ["site", f"datacenters.{DATACENTER}"]}})
+    write_yaml(
+        directory / "site.sls",
+        {"mesos": {"install": {"method": "none"}}, "marathon": {"install": {"method": "none"}}},
+    )
+    write_datacenter(directory, minion_id, 3)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def master(salt_factories, pillar_dir: Path) -> Iterator[SaltMaster]:
+    factory = salt_factories.salt_master_daemon(
+        random_string("master-"),
+        overrides={
+            "file_roots": {"base": [str(REPO / "salt")]},
+            "pillar_roots": {"base": [str(pillar_dir)]},
+            # salt/_modules and salt/_states are links to the top-level directories.
+            "fileserver_followsymlinks": True,
+        },
+    )
+    with factory.started(start_timeout=START_TIMEOUT):
+        yield factory
+    # The daemons' log records reach this process through Salt's deferred handler, which
+    # otherwise flushes them at exit to a stderr pytest has closed by then.
+    salt._logging.shutdown_temp_handler()
+
+
+@pytest.fixture(scope="module")
+def minion(master: SaltMaster, minion_id: str) -> Iterator[SaltMinion]:
+    # The factories accept the minion's key when it asks (the master is not in open mode).
+    factory = master.salt_minion_daemon(
+        minion_id, overrides={"grains": {"roles": ["control"], "datacenter": DATACENTER}}
+    )
+    with factory.started(start_timeout=START_TIMEOUT):
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def on_minion(master: SaltMaster, minion: SaltMinion) -> Callable[..., Any]:
+    """``salt <minion> <function> <args>``: the minion's return. The test fails if the command
+    does not exit as ``succeeds`` says (0, or another code), or the minion does not answer."""
+    cli = master.salt_cli(timeout=SALT_TIMEOUT)
+
+    def run(function: str, *args: str, succeeds: bool = True) -> Any:
+        result = cli.run(function, *args, minion_tgt=minion.id)
+        if result.data is None or (result.returncode == 0) is not succeeds:
+            pytest.fail(
+                f"salt {minion.id} {function} {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}\n{result.stderr}",
+                pytrace=False,
+            )
+        return result.data
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def synced(on_minion: Callable[..., Any]) -> dict[str, list[str]]:
+    """What the minion's first saltutil.sync_all fetched from the master: later calls return
+    nothing new, so every test that needs the modules shares this one."""
+    return on_minion("saltutil.sync_all")
+
+
+@pytest.fixture
+def even_plan(on_minion: Callable[..., Any], pillar_dir: Path, minion_id: str) -> Iterator[None]:
+    """Four control nodes in the master's pillar, refreshed on the minion; three again after."""
+    write_datacenter(pillar_dir, minion_id, 4)
+    try:
+        assert on_minion("saltutil.refresh_pillar", "wait=True") is True
+        yield
+    finally:
+        write_datacenter(pillar_dir, minion_id, 3)
+        assert on_minion("saltutil.refresh_pillar", "wait=True") is True
+
+
+def test_master_syncs_the_custom_modules_to_a_minion(on_minion, synced):
+    execution_modules = custom_module_names("_modules")
+    state_modules = custom_module_names("_states")
+
+    assert {f"modules.{name}" for name in execution_modules} <= set(synced["modules"])
+    assert {f"states.{name}" for name in state_modules} <= set(synced["states"])
+    # Synced is not yet loaded: each module's __virtual__ must accept the minion (py-consul).
+    assert execution_modules <= set(on_minion("sys.list_modules"))
+    assert state_modules <= set(on_minion("sys.list_state_modules"))
+
+
+@pytest.mark.usefixtures("synced")
+def test_quorum_module_on_a_minion_reads_the_masters_pillar(on_minion):
+    plan = on_minion("quorum.plan")
+
+    servers = ",".join(f"{control_address(position)}:2181" for position in (1, 2, 3))
+    assert plan["majority"] == 2
+    assert plan["bootstrap_expect"] == 3
+    assert plan["is_control"] is True
+    assert plan["zookeeper_id"] == MINION_POSITION
+    assert plan["mesos_zk_url"] == f"zk://{servers}/mesos"
+
+
+@pytest.mark.usefixtures("synced")
+def test_highstate_renders_for_a_minion(on_minion):
+    highstate = on_minion("state.show_highstate")
+
+    assert isinstance(highstate, dict), highstate
+    assert STATE_IDS_OF_A_CONTROL_NODE <= set(highstate)
+    myid = highstate["zookeeper-config-file-file-managed-myid"]["file"]
+    assert {"contents": str(MINION_POSITION)} in myid
+
+
+@pytest.mark.usefixtures("synced", "even_plan")
+def test_bad_plan_fails_the_render_on_a_minion(on_minion, minion):
+    log_file = Path(minion.config["log_file"])
+    offset = log_file.stat().st_size
+
+    highstate = on_minion("state.show_highstate", succeeds=False)
+    formula = on_minion("state.show_sls", "consul", succeeds=False)
+
+    # A top file that fails to render leaves the minion nothing to run; the command fails, and
+    # Salt writes why only into the minion's log, as on any master-minion site.
+    assert highstate == {}
+    error = wait_for_log_line(log_file, offset, "Unable to render top file")
+    assert EVEN_PLAN_ERROR in error
+    assert f"datacenters:{DATACENTER}:allow_even_control_nodes: true" in error
+    # A formula rendered on its own returns the same message to the master.
+    assert isinstance(formula, list), formula
+    assert EVEN_PLAN_ERROR in "\n".join(formula)

@@ -2,7 +2,8 @@
     file, the software. Marathon's state lives in ZooKeeper (/marathon) and stays. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "zookeeper/macros.jinja" import consul_service_absent, systemd_service_absent with context %}
+{%- from "zookeeper/macros.jinja" import systemd_service_absent with context %}
+{%- from "consul/macros.jinja" import consul_service_absent with context %}
 {{ consul_service_absent('marathon-clean-consul', 'marathon') }}
 {{ systemd_service_absent('marathon-clean', marathon.service.name, marathon.service.unit) }}
 

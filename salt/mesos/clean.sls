@@ -3,7 +3,8 @@
     with mesos:clean:remove_data: true. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
-{%- from "zookeeper/macros.jinja" import consul_service_absent, systemd_service_absent with context %}
+{%- from "zookeeper/macros.jinja" import systemd_service_absent with context %}
+{%- from "consul/macros.jinja" import consul_service_absent with context %}
 {%- for role in ('master', 'agent') %}
 {%-   set settings = mesos[role] %}
 {{ consul_service_absent('mesos-clean-consul-' ~ role, 'mesos-' ~ role) }}

@@ -3,7 +3,8 @@
     zookeeper:clean:remove_data: true. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- from tplroot ~ "/macros.jinja" import consul_service_absent, systemd_service_absent with context %}
+{%- from tplroot ~ "/macros.jinja" import systemd_service_absent with context %}
+{%- from "consul/macros.jinja" import consul_service_absent with context %}
 {{ consul_service_absent('zookeeper-clean-consul', 'zookeeper') }}
 {{ systemd_service_absent('zookeeper-clean', zookeeper.service.name, zookeeper.service.unit) }}
 

@@ -9,6 +9,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
+{%- from tplroot ~ "/macros.jinja" import host_address with context %}
 {%- if 'encrypt' in consul.config %}
 {{-   raise("pillar consul:config:encrypt would write the gossip key into consul.json: "
             ~ "set consul:encrypt instead") }}
@@ -33,9 +34,9 @@
 {%- else %}
 {#-   Consul refuses to pick an address itself when the host has several private ones (a
       compute node's docker0): take the given one, else the source address of the route
-      towards the datacenter's servers. #}
-{%-   set advertise_addr = salt['grains.get']('consul:advertise_addr') or consul.advertise_addr
-        or salt['network.get_route'](plan.lan_peers[0])['source'] %}
+      towards the datacenter's servers (host_address, the rule every formula shares). #}
+{%-   set advertise_addr = host_address(
+        salt['grains.get']('consul:advertise_addr') or consul.advertise_addr) %}
 {%-   do computed.update({'advertise_addr': advertise_addr}) %}
 {%- endif %}
 {#- ui_config replaced ui in Consul 1.9, and 1.8 rejects it. #}

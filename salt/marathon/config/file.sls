@@ -6,7 +6,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "zookeeper/macros.jinja" import host_address with context %}
+{%- from "consul/macros.jinja" import host_address with context %}
 {%- if not salt['quorum.is_control']() %}
 {{-   raise("host " ~ grains['id'] ~ " is not a control node of its datacenter: Marathon runs "
             ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes") }}

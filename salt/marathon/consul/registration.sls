@@ -2,7 +2,7 @@
     the definition changes. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "zookeeper/macros.jinja" import consul_service, host_address with context %}
+{%- from "consul/macros.jinja" import consul_service, host_address with context %}
 {%- set address = host_address() %}
 
 include:

@@ -5,7 +5,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "zookeeper/macros.jinja" import systemd_service, host_address with context %}
+{%- from "zookeeper/macros.jinja" import systemd_service with context %}
+{%- from "consul/macros.jinja" import host_address with context %}
 {%- set binary = marathon.install[marathon.install.method].bin %}
 
 include:

@@ -6,7 +6,7 @@
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- from tplroot ~ "/macros.jinja" import flags_file with context %}
-{%- from "zookeeper/macros.jinja" import host_address with context %}
+{%- from "consul/macros.jinja" import host_address with context %}
 {%- set address = host_address(mesos.agent.ip) %}
 {%- set attributes = salt['slsutil.merge'](
       mesos.agent.attributes,

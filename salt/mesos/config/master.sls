@@ -6,7 +6,7 @@
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- from tplroot ~ "/macros.jinja" import flags_file with context %}
-{%- from "zookeeper/macros.jinja" import host_address with context %}
+{%- from "consul/macros.jinja" import host_address with context %}
 {%- if not salt['quorum.is_control']() %}
 {{-   raise("host " ~ grains['id'] ~ " is not a control node of its datacenter: Mesos masters run "
             ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes") }}

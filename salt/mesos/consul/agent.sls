@@ -3,7 +3,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- from tplroot ~ "/macros.jinja" import registration with context %}
-{%- from "zookeeper/macros.jinja" import host_address with context %}
+{%- from "consul/macros.jinja" import host_address with context %}
 
 include:
   - consul.service.running

@@ -5,7 +5,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config = tplroot ~ '.config.master' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
-{%- from "zookeeper/macros.jinja" import systemd_service, host_address with context %}
+{%- from "zookeeper/macros.jinja" import systemd_service with context %}
+{%- from "consul/macros.jinja" import host_address with context %}
 {%- set binary = mesos.install[mesos.install.method].master_bin %}
 
 include:

@@ -2,7 +2,7 @@
     port; the local agent reloads when the definition changes. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- from tplroot ~ "/macros.jinja" import consul_service, host_address with context %}
+{%- from "consul/macros.jinja" import consul_service, host_address with context %}
 {%- set address = host_address() %}
 {%- set endpoint = address ~ ':' ~ zookeeper.ports.client %}
 

@@ -300,3 +300,35 @@ def test_a_service_failing_its_http_check_is_not_returned_by_dns(lab, hosts):
         }
         assert "critical" in statuses[bad_service], statuses
         assert srv(lab, observer, f"{name}.service.consul") == [(compute.address, 8088)]
+
+
+def test_a_compute_host_serves_and_resolves_containers_again_after_a_reboot(lab, hosts):
+    """After a boot nothing is converged by hand: the engine, dnsmasq (which must bind the
+    Docker bridge address once the engine creates it), the agent and the registrator come
+    back by themselves, register new containers and answer DNS inside containers."""
+    compute, observer = hosts["compute_dc2"], hosts["observer_dc2"]
+    lab.stop(compute)
+    lab.start(compute)
+    services = ("docker", "dnsmasq", "consul", "registrator")
+    lab.wait_for(
+        f"{', '.join(services)} active on {compute.name} after its boot",
+        lambda: lab.run(compute, "systemctl", "is-active", *services)[0] == 0,
+        timeout=120,
+    )
+    name = f"reboot-{suffix()}"
+    with running(lab, compute, name, "-p", "8081:80", "-e", f"SERVICE_NAME={name}"):
+        lab.wait_for(
+            f"{name}.service.consul from another dc2 host",
+            lambda: srv(lab, observer, f"{name}.service.consul") == [(compute.address, 8081)],
+            timeout=PROPAGATION_TIMEOUT,
+        )
+
+        def resolves_inside_a_container() -> bool:
+            code, output = lab.run(
+                compute, "docker", "run", "--rm", "--label", TEST_LABEL, TEST_IMAGE,
+                "nslookup", f"{name}.service.consul",
+            )
+            return code == 0 and f"Address: {compute.address}" in output
+
+        lab.wait_for(f"{name}.service.consul inside a container on {compute.name}",
+                     resolves_inside_a_container, timeout=PROPAGATION_TIMEOUT)

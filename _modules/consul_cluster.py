@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "consul_cluster"
 
-DEFAULT_URL = "http://127.0.0.1:8500"
 # Seconds one HTTP request may take; an agent that accepts and never answers must not hang us.
 REQUEST_TIMEOUT = 10
 # Serf member status codes as /v1/agent/members reports them.
@@ -42,32 +40,18 @@ def __virtual__():
     return __virtualname__
 
 
-def _config(key: str, default: Any = None) -> Any:
-    return __salt__["config.get"](f"consul_cluster:{key}", default)
-
-
 def _agent_url(url: str | None) -> str:
-    return url or _config("url", DEFAULT_URL)
+    return __utils__["consul_agent.agent_url"](url)
+
+
+def _token() -> Any:
+    return __utils__["consul_agent.token"]()
 
 
 def _client(url: str, request_timeout: float = REQUEST_TIMEOUT) -> "consul.Consul":
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError as err:
-        raise SaltInvocationError(f"Consul URL {url!r} has an invalid port") from err
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SaltInvocationError(
-            f"Consul URL {url!r} is not of the form http(s)://host:port: fix the url argument "
-            "or consul_cluster:url"
-        )
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return consul.Consul(
-        host=host,
-        port=port or (443 if parts.scheme == "https" else 8500),
-        scheme=parts.scheme,
-        connections_timeout=request_timeout,
-    )
+    # The token goes with each call that needs it: py-consul lets CONSUL_HTTP_TOKEN in the
+    # environment override a token given to the client.
+    return __utils__["consul_agent.client"](url, request_timeout=request_timeout)
 
 
 @contextmanager
@@ -165,7 +149,7 @@ def wan_members(url: str | None = None) -> list[dict[str, Any]]:
             CB.json(),
             "/v1/agent/members",
             params=[("wan", 1)],
-            headers=client.prepare_headers(_config("token")),
+            headers=client.prepare_headers(_token()),
         )
     return [
         {
@@ -195,7 +179,7 @@ def join_wan(address: str, url: str | None = None) -> bool:
     url = _agent_url(url)
     log.debug("Joining the Consul agent at %s to %s over the WAN", url, address)
     with _agent_errors(url, f"WAN join of {address}"):
-        joined = _client(url).agent.join(address, wan=True, token=_config("token"))
+        joined = _client(url).agent.join(address, wan=True, token=_token())
     if not joined:
         raise CommandExecutionError(f"Consul agent at {url}: WAN join of {address} was refused")
     return True

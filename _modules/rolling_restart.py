@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from salt.exceptions import CommandExecutionError, SaltException, SaltInvocationError
 
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "rolling_restart"
 
-DEFAULT_URL = "http://127.0.0.1:8500"
 # Seconds one HTTP request to the agent or to a health endpoint may take.
 REQUEST_TIMEOUT = 10
 # Lines of the unit's journal quoted when a service does not come back.
@@ -56,25 +54,8 @@ def __virtual__():
     return __virtualname__
 
 
-def _config(key: str, default: Any = None) -> Any:
-    return __salt__["config.get"](f"consul_cluster:{key}", default)
-
-
 def _client(url: str | None) -> "consul.Consul":
-    url = url or _config("url", DEFAULT_URL)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SaltInvocationError(
-            f"Consul URL {url!r} is not of the form http(s)://host:port: fix the url argument "
-            "or consul_cluster:url"
-        )
-    return consul.Consul(
-        host=parts.hostname,
-        port=parts.port or (443 if parts.scheme == "https" else 8500),
-        scheme=parts.scheme,
-        token=_config("token"),
-        connections_timeout=REQUEST_TIMEOUT,
-    )
+    return __utils__["consul_agent.client"](url, token=__utils__["consul_agent.token"]())
 
 
 def _journal_tail(service: str) -> str:

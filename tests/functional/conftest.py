@@ -163,8 +163,8 @@ def minion_opts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "file_client": "local",
         "file_roots": {"base": [str(root / "srv")]},
         "pillar_roots": {"base": [str(root / "pillar")]},
-        "module_dirs": [str(REPO / "_modules")],
-        "states_dirs": [str(REPO / "_states")],
+        # _modules, _states and _utils straight from the repository, as etc/salt/minion.
+        "module_dirs": [str(REPO)],
     }
     config_path = root / "minion"
     config_path.write_text(json.dumps(config))

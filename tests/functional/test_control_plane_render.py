@@ -89,8 +89,8 @@ class Render:
             "file_roots": {"base": [str(REPO / "salt")]},
             "pillar_roots": {"base": [str(pillar_dir)]},
             "fileserver_followsymlinks": True,
-            "module_dirs": [str(REPO / "_modules")],
-            "states_dirs": [str(REPO / "_states")],
+            # _modules, _states and _utils straight from the repository, as etc/salt/minion.
+            "module_dirs": [str(REPO)],
             "grains": {"roles": roles, "datacenter": DATACENTER},
         }
         self.write_minion_config()

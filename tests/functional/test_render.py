@@ -109,9 +109,8 @@ class SaltCall:
                 "file_roots": {"base": [str(REPO / "salt")]},
                 "pillar_roots": {"base": [str(pillar_dir)]},
                 "fileserver_followsymlinks": True,
-                # A masterless minion has not synced salt://_modules when the top file runs.
-                "module_dirs": [str(REPO / "_modules")],
-                "states_dirs": [str(REPO / "_states")],
+                # _modules, _states and _utils straight from the repository, as etc/salt/minion.
+                "module_dirs": [str(REPO)],
             },
         )
 

@@ -2,27 +2,62 @@
 Quorum membership of the control plane, computed from the datacenter pillar.
 
 The single place that turns ``datacenters`` pillar into ordered members, quorum sizes, Consul
-``bootstrap_expect``, ZooKeeper ids, server lines and connect strings, ``zk://`` URLs and
-Consul WAN peers (see docs/data-model.md). States and templates call these functions; no SLS
-recomputes any of this in Jinja.
+``bootstrap_expect``, ZooKeeper ids, ports, server lines and connect strings, ``zk://`` URLs,
+Consul WAN peers and the host's own entry with its address (see docs/data-model.md). States
+and templates call these functions; no SLS recomputes any of this in Jinja.
 
-The private functions take plain data (the ``datacenters`` mapping and the host's grains) so
-that the arithmetic and the validation are tested without a loader; the public functions read
-``__pillar__`` and ``__grains__`` and work the same under salt-ssh, a minion and salt-call.
+The private functions take plain data (the ``datacenters`` mapping, the host's grains, the
+site's hosts and pillar values) so that the arithmetic and the validation are tested without a
+loader; the public functions read ``__pillar__``, ``__grains__`` and, under salt-ssh, the
+roster, and work the same under salt-ssh, a minion and salt-call. They call no other Salt
+function: under salt-ssh this module runs as a wrapper module where templates render.
 """
 
+import base64
+import binascii
+import ipaddress
+import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+import salt.roster
 from salt.exceptions import SaltInvocationError
 
 __virtualname__ = "quorum"
 
-ZOOKEEPER_CLIENT_PORT = 2181
-ZOOKEEPER_PEER_PORT = 2888
-ZOOKEEPER_ELECTION_PORT = 3888
+# The ZooKeeper ports unless pillar zookeeper:ports names others.
+ZOOKEEPER_PORTS = {"client": 2181, "peer": 2888, "election": 3888}
 MAX_CONTROL_NODES = 7
 KNOWN_ROLES = ("control", "compute")
+# Consul's datacenter names (agent/config/builder.go, validateBasicName); it lowercases the
+# configured name first, so a capital letter would make Consul's name differ from the plan's.
+DATACENTER_NAME = re.compile(r"[a-z0-9_-]+")
+# Consul's node names served over DNS (agent/dns: InvalidNameRe, MaxLabelLength); the node
+# name is the minion id. Consul warns about others, and they cannot be looked up.
+NODE_NAME = re.compile(r"[A-Za-z0-9-]{1,63}")
+# One label of a host name (RFC 1123): letters, digits and inner hyphens.
+HOST_NAME_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+MAX_HOST_NAME = 253
+# A release version: digits and dots, optionally a suffix (1.20.6, 1.21.0-rc1, 1.20.6+ent).
+VERSION = re.compile(r"\d+(\.\d+)+([-+][0-9A-Za-z.+-]+)?")
+VERSION_KEYS = (
+    "consul:version",
+    "zookeeper:install:archive:version",
+    "marathon:install:archive:version",
+)
+PORT_KEYS = ("mesos:master:port", "mesos:agent:port", "marathon:http_port")
+# Consul's gossip keys are AES-128, -192 or -256 keys.
+GOSSIP_KEY_SIZES = (16, 24, 32)
+KEYGEN_COMMAND = "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+# Where the public functions keep the site's hosts for the rest of the render.
+SITE_CONTEXT_KEY = "quorum.site"
+
+
+class Site(NamedTuple):
+    """The site's hosts, ``{minion_id: grains}``, and where they were read (``roster``)."""
+
+    source: str
+    hosts: Mapping[str, Mapping]
 
 
 def __virtual__():
@@ -54,6 +89,48 @@ def _check_host_roles(grains: Mapping) -> None:
                 f"grain roles of {_host_id(grains)} has unknown role {role!r}: "
                 f"allowed roles are {', '.join(KNOWN_ROLES)}"
             )
+
+
+def _is_node_name(value: Any) -> bool:
+    return isinstance(value, str) and NODE_NAME.fullmatch(value) is not None
+
+
+def _check_host_id(grains: Mapping) -> None:
+    """The minion id is the host's Consul node name."""
+    host = grains.get("id")
+    if host is not None and not _is_node_name(host):
+        raise SaltInvocationError(
+            f"grain id (the minion id) is {host!r}, not a node name Consul serves over DNS: "
+            "rename the host (its roster entry, or /etc/salt/minion_id) with letters, digits "
+            "and '-' only, at most 63 characters"
+        )
+
+
+def _is_address(value: Any) -> bool:
+    """An IPv4 or IPv6 address, or a host name in RFC 1123 syntax (not looked up)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    labels = value.split(".")
+    # A name ending in a number is a broken IPv4 address (10.0.1.300, 10.0.1), not a name.
+    return (
+        len(value) <= MAX_HOST_NAME
+        and all(HOST_NAME_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def _check_address(what: str, value: Any) -> None:
+    if not _is_address(value):
+        raise SaltInvocationError(
+            f"{what} is {value!r}, neither an IP address nor a host name: write an IPv4 "
+            "address (10.0.1.11), an IPv6 address (fd00::11) or a host name (letters, digits "
+            "and '-', dot-separated)"
+        )
 
 
 def _check_datacenters(datacenters: Any) -> None:
@@ -99,8 +176,39 @@ def _control_nodes_key(name: str) -> str:
     return f"datacenters:{name}:control_nodes"
 
 
+def _check_datacenter_name(name: Any) -> None:
+    if not isinstance(name, str) or not DATACENTER_NAME.fullmatch(name):
+        raise SaltInvocationError(
+            f"pillar datacenters:{name} is not a datacenter name Consul accepts: name it "
+            "with lowercase letters, digits, '-' and '_' only (dc1, eu-west_2), alike in the "
+            "pillar key, its file name and the hosts' grain datacenter"
+        )
+
+
+def _check_node_fields(key: str, node: Any) -> None:
+    """One entry of ``control_nodes``: an id Consul can serve, and addresses."""
+    for field in ("id", "address", "wan_address"):
+        value = node.get(field) if isinstance(node, Mapping) else None
+        if field == "wan_address" and value is None:
+            continue
+        if not value or not isinstance(value, str):
+            raise SaltInvocationError(
+                f"pillar {key} has no {field} (a non-empty string): give every "
+                "control node an id (its minion id) and an address (optional wan_address)"
+            )
+        if field == "id" and not _is_node_name(value):
+            raise SaltInvocationError(
+                f"pillar {key}:id is {value!r}, not a node name Consul serves over DNS: "
+                "list the host by its minion id, and name hosts with letters, digits and '-' "
+                "only, at most 63 characters"
+            )
+        if field != "id":
+            _check_address(f"pillar {key}:{field}", value)
+
+
 def _check_control_nodes(datacenters: Mapping, name: str) -> None:
-    """Shape and size of one datacenter's ``control_nodes``."""
+    """Name, shape and size of one datacenter's ``control_nodes``."""
+    _check_datacenter_name(name)
     settings = datacenters[name]
     key = _control_nodes_key(name)
     nodes = settings.get("control_nodes") if isinstance(settings, Mapping) else None
@@ -110,15 +218,7 @@ def _check_control_nodes(datacenters: Mapping, name: str) -> None:
             "nodes (1, 3, 5 or 7 of them), each with an id (its minion id) and an address"
         )
     for index, node in enumerate(nodes):
-        for field in ("id", "address", "wan_address"):
-            value = node.get(field) if isinstance(node, Mapping) else None
-            if field == "wan_address" and value is None:
-                continue
-            if not value or not isinstance(value, str):
-                raise SaltInvocationError(
-                    f"pillar {key}:{index} has no {field} (a non-empty string): give every "
-                    "control node an id (its minion id) and an address (optional wan_address)"
-                )
+        _check_node_fields(f"{key}:{index}", node)
     size = len(nodes)
     if size > MAX_CONTROL_NODES:
         raise SaltInvocationError(
@@ -173,7 +273,7 @@ def _check_unique(datacenters: Mapping) -> None:
             own_addresses.add(address)
 
 
-def _check_host_listed(datacenters: Mapping, grains: Mapping, name: str) -> None:
+def _check_host_listed(datacenters: Mapping, grains: Mapping, name: str, who: str) -> None:
     """The host's ``control`` role and its place in ``control_nodes`` agree."""
     host = grains.get("id")
     has_role = "control" in _host_roles(grains)
@@ -181,27 +281,157 @@ def _check_host_listed(datacenters: Mapping, grains: Mapping, name: str) -> None
     key = _control_nodes_key(name)
     if has_role and not listed:
         raise SaltInvocationError(
-            f"host {_host_id(grains)} has role control (grain roles) but is not listed in "
-            f"pillar {key}: add it there with its id and address, or remove the role"
+            f"{who} has role control (grain roles) but is not listed in pillar {key}: add it "
+            "there with its id and address, or remove the role"
         )
     if listed and not has_role:
         raise SaltInvocationError(
-            f"host {_host_id(grains)} is listed in pillar {key} but its grain roles lacks "
-            "control: add the role, or remove it from the list (every listed node counts in "
-            "the quorum)"
+            f"{who} is listed in pillar {key} but its grain roles lacks control: add the "
+            "role, or remove it from the list (every listed node counts in the quorum)"
         )
 
 
-def _validated(datacenters: Any, grains: Mapping, datacenter: str | None = None) -> str:
-    """Validate the plan for one datacenter and return its name."""
+def _check_site_hosts(datacenters: Mapping, grains: Mapping, name: str, site: Site) -> None:
+    """The other hosts of the site agree with datacenter ``name``'s ``control_nodes`` too.
+
+    So a host whose grains disagree with the pillar fails the render of every host of its
+    datacenter, not only its own.
+    """
+    listed = {node["id"] for node in datacenters[name]["control_nodes"]}
+    for minion_id in sorted(site.hosts):
+        if minion_id == grains.get("id"):
+            continue
+        host_grains = {**site.hosts[minion_id], "id": minion_id}
+        who = f"host {minion_id} ({site.source})"
+        if host_grains.get("datacenter") == name:
+            _check_host_listed(datacenters, host_grains, name, who)
+        elif minion_id in listed:
+            raise SaltInvocationError(
+                f"{who} is listed in pillar {_control_nodes_key(name)} but its grain "
+                f"datacenter is {host_grains.get('datacenter')!r}: set it to {name}, or remove "
+                "the host from the list"
+            )
+
+
+def _validated(
+    datacenters: Any, grains: Mapping, datacenter: str | None = None, site: Site | None = None
+) -> str:
+    """Validate the plan for one datacenter and return its name.
+
+    When it is the host's own datacenter, the host and, if ``site`` is known, every other
+    host of that datacenter must agree with its ``control_nodes``.
+    """
     _check_datacenters(datacenters)
     _check_host_roles(grains)
+    _check_host_id(grains)
     name = _resolve_datacenter(datacenters, grains, datacenter)
     _check_control_nodes(datacenters, name)
     _check_unique(datacenters)
     if grains.get("datacenter") == name:
-        _check_host_listed(datacenters, grains, name)
+        _check_host_listed(datacenters, grains, name, f"host {_host_id(grains)}")
+        if site is not None:
+            _check_site_hosts(datacenters, grains, name, site)
     return name
+
+
+def _lookup(pillar: Mapping, key: str) -> Any:
+    """The pillar value at ``key`` (``consul:config:ports``); None where a level is missing."""
+    value: Any = pillar
+    for part in key.split(":"):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _check_port(key: str, value: Any, *, may_disable: bool = False) -> None:
+    is_integer = isinstance(value, int) and not isinstance(value, bool)
+    if is_integer and (1 <= value <= 65535 or (may_disable and value == -1)):
+        return
+    disable = ", or -1 to turn the listener off" if may_disable else ""
+    raise SaltInvocationError(
+        f"pillar {key} is {value!r}: set it to a port number, an integer from 1 to 65535"
+        f"{disable}"
+    )
+
+
+def _zookeeper_ports(settings: Any) -> dict[str, int]:
+    """Client, peer and election ports: pillar ``zookeeper:ports`` over ZOOKEEPER_PORTS."""
+    if settings is None:
+        settings = {}
+    if not isinstance(settings, Mapping):
+        raise SaltInvocationError(
+            f"pillar zookeeper:ports is a {type(settings).__name__}: map client, peer and "
+            "election to port numbers, or leave it out for 2181, 2888 and 3888"
+        )
+    ports = {name: settings.get(name, default) for name, default in ZOOKEEPER_PORTS.items()}
+    used_by: dict[int, str] = {}
+    for name, port in ports.items():
+        _check_port(f"zookeeper:ports:{name}", port)
+        if port in used_by:
+            raise SaltInvocationError(
+                f"pillar zookeeper:ports:{name} is {port}, as is zookeeper:ports:"
+                f"{used_by[port]}: ZooKeeper listens on three different ports (client, peer "
+                "and election)"
+            )
+        used_by[port] = name
+    return ports
+
+
+def _check_ports(pillar: Mapping) -> None:
+    """Every port a program of the platform is told, where pillar sets it."""
+    consul_ports = _lookup(pillar, "consul:config:ports")
+    if consul_ports is not None and not isinstance(consul_ports, Mapping):
+        raise SaltInvocationError(
+            f"pillar consul:config:ports is a {type(consul_ports).__name__}: map Consul's "
+            "listeners (dns, http, serf_lan, ...) to port numbers"
+        )
+    for name, port in sorted((consul_ports or {}).items(), key=lambda item: str(item[0])):
+        _check_port(f"consul:config:ports:{name}", port, may_disable=True)
+    _zookeeper_ports(_lookup(pillar, "zookeeper:ports"))
+    for key in PORT_KEYS:
+        port = _lookup(pillar, key)
+        if port is not None:
+            _check_port(key, port)
+
+
+def _check_versions(pillar: Mapping) -> None:
+    for key in VERSION_KEYS:
+        version = _lookup(pillar, key)
+        if version is not None and not (isinstance(version, str) and VERSION.fullmatch(version)):
+            raise SaltInvocationError(
+                f"pillar {key} is {version!r}, not a release version: write it quoted, as "
+                "digits and dots with an optional suffix ('1.20.6', '1.20.6+ent', '3.8.4'); "
+                "unquoted, YAML reads 1.10 as the number 1.1"
+            )
+
+
+def _gossip_key_size(key: str) -> int | None:
+    """Bytes in a base64 gossip key (standard alphabet, padded); None if it is not base64."""
+    try:
+        return len(base64.b64decode(key, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _check_gossip_key(pillar: Mapping) -> None:
+    """Consul's gossip key, if set; the message never shows the key, a secret."""
+    key = _lookup(pillar, "consul:encrypt")
+    if not key:
+        return
+    if not isinstance(key, str) or _gossip_key_size(key) not in GOSSIP_KEY_SIZES:
+        raise SaltInvocationError(
+            "pillar consul:encrypt is not a gossip key: Consul takes 16, 24 or 32 random bytes "
+            "in base64. Make one with `consul keygen`, or without Consul with "
+            f"{KEYGEN_COMMAND}; or leave consul:encrypt empty for no gossip encryption"
+        )
+
+
+def _check_settings(pillar: Mapping) -> None:
+    """The programs' settings in pillar that the programs have rules for."""
+    _check_gossip_key(pillar)
+    _check_versions(pillar)
+    _check_ports(pillar)
 
 
 def _members(datacenters: Mapping, name: str) -> list[dict[str, Any]]:
@@ -247,21 +477,89 @@ def _member(members: list[dict[str, Any]], minion_id: str | None) -> dict[str, A
     return next((member for member in members if member["id"] == minion_id), None)
 
 
-def _zookeeper_servers(
-    members: list[dict[str, Any]], peer_port: int, election_port: int
-) -> list[str]:
+def _route_network(route: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The destination of one entry of grain platform_routes; None if it is malformed."""
+    if not isinstance(route, Mapping) or not isinstance(route.get("source"), str):
+        return None
+    destination = route.get("destination")
+    if destination == "default":
+        destination = "::/0" if route.get("family") == 6 else "0.0.0.0/0"
+    try:
+        return ipaddress.ip_network(destination, strict=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def _route_source(routes: Any, peer: str) -> str | None:
+    """Source address of the most specific route towards ``peer`` in grain platform_routes.
+
+    A peer given by host name is not looked up: it takes the default route, IPv4 first.
+    """
+    candidates = [
+        (network, route["source"])
+        for route in (routes if isinstance(routes, list) else [])
+        if (network := _route_network(route)) is not None
+    ]
+    try:
+        target = ipaddress.ip_address(peer)
+    except ValueError:
+        defaults = [fit for fit in candidates if fit[0].prefixlen == 0]
+        return min(defaults, key=lambda fit: fit[0].version)[1] if defaults else None
+    fitting = [fit for fit in candidates if fit[0].version == target.version and target in fit[0]]
+    return max(fitting, key=lambda fit: fit[0].prefixlen)[1] if fitting else None
+
+
+def _host_address(grains: Mapping, peer: str) -> str:
+    """The address a host that is not a control node is reached at (see docs/data-model.md)."""
+    override = grains.get("platform_address")
+    if override:
+        _check_address(f"grain platform_address of {_host_id(grains)}", override)
+        return override
+    source = _route_source(grains.get("platform_routes"), peer)
+    if source is None:
+        raise SaltInvocationError(
+            f"host {_host_id(grains)} has no route towards {peer}, its datacenter's first "
+            "control node, in grain platform_routes: set grain platform_address to the "
+            "address its peers reach it at (roster minion_opts grains, or /etc/salt/grains), "
+            "or sync the platform grains (_grains/platform.py) to the host"
+        )
+    return source
+
+
+def _host(datacenters: Mapping, grains: Mapping, name: str, site: Site | None) -> dict[str, Any]:
+    """The host's own entry, in its own datacenter whichever datacenter ``name`` the plan is of."""
+    own = name if grains.get("datacenter") == name else _validated(datacenters, grains, site=site)
+    members = _members(datacenters, own)
+    member = _member(members, grains.get("id"))
+    roles = _host_roles(grains)
+    if member:
+        address, wan_address = member["address"], member["wan_address"]
+    else:
+        address = wan_address = _host_address(grains, members[0]["address"])
+    return {
+        "id": grains.get("id"),
+        "datacenter": own,
+        "roles": roles,
+        "is_control": member is not None,
+        "is_compute": "compute" in roles,
+        "address": address,
+        "wan_address": wan_address,
+    }
+
+
+def _zookeeper_servers(members: list[dict[str, Any]], ports: Mapping[str, int]) -> list[str]:
     return [
-        f"server.{member['zk_id']}={member['address']}:{peer_port}:{election_port}"
+        f"server.{member['zk_id']}={member['address']}:{ports['peer']}:{ports['election']}"
         for member in members
     ]
 
 
-def _zookeeper_connect(members: list[dict[str, Any]], client_port: int) -> str:
-    return ",".join(f"{member['address']}:{client_port}" for member in members)
+def _zookeeper_connect(members: list[dict[str, Any]], ports: Mapping[str, int]) -> str:
+    return ",".join(f"{member['address']}:{ports['client']}" for member in members)
 
 
-def _zk_url(members: list[dict[str, Any]], path: str, client_port: int) -> str:
-    return f"zk://{_zookeeper_connect(members, client_port)}/{path.lstrip('/')}"
+def _zk_url(members: list[dict[str, Any]], path: str, ports: Mapping[str, int]) -> str:
+    return f"zk://{_zookeeper_connect(members, ports)}/{path.lstrip('/')}"
 
 
 def _plan(
@@ -269,14 +567,15 @@ def _plan(
     grains: Mapping,
     datacenter: str | None = None,
     *,
-    client_port: int = ZOOKEEPER_CLIENT_PORT,
-    peer_port: int = ZOOKEEPER_PEER_PORT,
-    election_port: int = ZOOKEEPER_ELECTION_PORT,
+    zookeeper_ports: Any = None,
+    site: Site | None = None,
 ) -> dict[str, Any]:
-    name = _validated(datacenters, grains, datacenter)
+    """The plan of one datacenter; ``zookeeper_ports`` is pillar ``zookeeper:ports``."""
+    name = _validated(datacenters, grains, datacenter, site)
+    ports = _zookeeper_ports(zookeeper_ports)
     members = _members(datacenters, name)
     size = len(members)
-    host = _member(members, grains.get("id"))
+    member = _member(members, grains.get("id"))
     return {
         "datacenter": name,
         "members": members,
@@ -286,41 +585,96 @@ def _plan(
         "bootstrap_expect": size,
         "lan_peers": [member["address"] for member in members],
         "wan_peers": _wan_peers(datacenters, name),
-        "is_control": host is not None,
-        "zookeeper_id": host["zk_id"] if host else None,
-        "zookeeper_servers": _zookeeper_servers(members, peer_port, election_port),
-        "zookeeper_connect": _zookeeper_connect(members, client_port),
-        "mesos_zk_url": _zk_url(members, "/mesos", client_port),
-        "marathon_zk_url": _zk_url(members, "/marathon", client_port),
+        "is_control": member is not None,
+        "zookeeper_id": member["zk_id"] if member else None,
+        "host": _host(datacenters, grains, name, site),
+        "zookeeper_ports": ports,
+        "zookeeper_servers": _zookeeper_servers(members, ports),
+        "zookeeper_connect": _zookeeper_connect(members, ports),
+        "mesos_zk_url": _zk_url(members, "/mesos", ports),
+        "marathon_zk_url": _zk_url(members, "/marathon", ports),
     }
 
 
-# Salt's loader injects __pillar__ and __grains__; these two accessors are the only readers.
+def _roster_grains(entry: Any) -> dict[str, Any]:
+    """A roster entry's grains: ``minion_opts: {grains: ...}``, then top-level ``grains``.
+
+    salt-ssh gives the target both, the top-level ones last.
+    """
+    entry = entry if isinstance(entry, Mapping) else {}
+    minion_opts = entry.get("minion_opts")
+    grains: dict[str, Any] = {}
+    nested = minion_opts.get("grains") if isinstance(minion_opts, Mapping) else None
+    for given in (nested, entry.get("grains")):
+        if isinstance(given, Mapping):
+            grains.update(given)
+    return grains
+
+
+def _roster_site(master_opts: Any) -> Site | None:
+    """The hosts of salt-ssh's roster; None when not running under salt-ssh."""
+    if not master_opts:
+        return None
+    roster = salt.roster.Roster(master_opts, master_opts.get("roster") or "flat")
+    try:
+        targets = roster.targets("*", "glob")
+    finally:
+        roster.destroy()
+    hosts = {str(minion_id): _roster_grains(entry) for minion_id, entry in targets.items()}
+    return Site("roster", hosts)
+
+
+# Salt's loader injects __pillar__, __grains__, __opts__ and __context__; these accessors are
+# their only readers.
+def _pillar() -> Mapping:
+    return __pillar__
+
+
 def _pillar_datacenters() -> Any:
-    return __pillar__.get("datacenters")
+    return _pillar().get("datacenters")
 
 
 def _grains() -> Mapping:
     return __grains__
 
 
+def _site() -> Site | None:
+    """The site's hosts: under salt-ssh the roster, read once per render; elsewhere None.
+
+    A salt-ssh wrapper module runs on the machine that renders, with salt-ssh's own options
+    in ``__opts__["__master_opts__"]``; a minion, salt-call and the host side of salt-ssh have
+    none, and check only the host itself.
+    """
+    if SITE_CONTEXT_KEY not in __context__:
+        __context__[SITE_CONTEXT_KEY] = _roster_site(__opts__.get("__master_opts__"))
+    return __context__[SITE_CONTEXT_KEY]
+
+
+def _validated_here(datacenter: str | None) -> str:
+    return _validated(_pillar_datacenters(), _grains(), datacenter, _site())
+
+
 def _validated_members(datacenter: str | None) -> list[dict[str, Any]]:
-    datacenters = _pillar_datacenters()
-    return _members(datacenters, _validated(datacenters, _grains(), datacenter))
+    return _members(_pillar_datacenters(), _validated_here(datacenter))
 
 
 def _located_member(minion_id: str | None) -> dict[str, Any] | None:
     """The control member ``minion_id`` (default: this host), or None if it is not one."""
-    datacenters = _pillar_datacenters()
     # Another minion is looked up in whichever datacenter lists it; this host in its own.
-    located = None if minion_id is None else _datacenter_of(datacenters, minion_id)
-    name = _validated(datacenters, _grains(), located)
-    return _member(_members(datacenters, name), minion_id or _grains().get("id"))
+    located = None if minion_id is None else _datacenter_of(_pillar_datacenters(), minion_id)
+    name = _validated_here(located)
+    return _member(_members(_pillar_datacenters(), name), minion_id or _grains().get("id"))
+
+
+def _pillar_zookeeper_ports() -> dict[str, int]:
+    return _zookeeper_ports(_lookup(_pillar(), "zookeeper:ports"))
 
 
 def validate(datacenter: str | None = None) -> bool:
     """
-    Check the datacenter plan and this host's grains; raise SaltInvocationError if bad.
+    Check the plan, this host, the site's hosts and the programs' settings in pillar.
+
+    Raises SaltInvocationError naming the pillar key or grain and the fix.
 
     CLI Example:
 
@@ -329,7 +683,9 @@ def validate(datacenter: str | None = None) -> bool:
         salt-call quorum.validate
         salt-call quorum.validate datacenter=dc2
     """
-    _validated(_pillar_datacenters(), _grains(), datacenter)
+    name = _validated_here(datacenter)
+    _host(_pillar_datacenters(), _grains(), name, _site())
+    _check_settings(_pillar())
     return True
 
 
@@ -422,8 +778,7 @@ def wan_peers(datacenter: str | None = None) -> list[str]:
 
         salt-call quorum.wan_peers
     """
-    datacenters = _pillar_datacenters()
-    return _wan_peers(datacenters, _validated(datacenters, _grains(), datacenter))
+    return _wan_peers(_pillar_datacenters(), _validated_here(datacenter))
 
 
 def zookeeper_id(minion_id: str | None = None) -> int | None:
@@ -442,13 +797,9 @@ def zookeeper_id(minion_id: str | None = None) -> int | None:
     return member["zk_id"] if member else None
 
 
-def zookeeper_servers(
-    datacenter: str | None = None,
-    peer_port: int = ZOOKEEPER_PEER_PORT,
-    election_port: int = ZOOKEEPER_ELECTION_PORT,
-) -> list[str]:
+def zookeeper_servers(datacenter: str | None = None) -> list[str]:
     """
-    ZooKeeper ``server.N=address:peer:election`` lines, in id order.
+    ZooKeeper ``server.N=address:peer:election`` lines, in id order (ports: zookeeper:ports).
 
     CLI Example:
 
@@ -456,14 +807,12 @@ def zookeeper_servers(
 
         salt-call quorum.zookeeper_servers
     """
-    return _zookeeper_servers(_validated_members(datacenter), peer_port, election_port)
+    return _zookeeper_servers(_validated_members(datacenter), _pillar_zookeeper_ports())
 
 
-def zookeeper_connect(
-    datacenter: str | None = None, client_port: int = ZOOKEEPER_CLIENT_PORT
-) -> str:
+def zookeeper_connect(datacenter: str | None = None) -> str:
     """
-    ZooKeeper connect string ``address:2181,...``.
+    ZooKeeper connect string ``address:2181,...`` (port: zookeeper:ports:client).
 
     CLI Example:
 
@@ -471,12 +820,10 @@ def zookeeper_connect(
 
         salt-call quorum.zookeeper_connect
     """
-    return _zookeeper_connect(_validated_members(datacenter), client_port)
+    return _zookeeper_connect(_validated_members(datacenter), _pillar_zookeeper_ports())
 
 
-def zk_url(
-    path: str, datacenter: str | None = None, client_port: int = ZOOKEEPER_CLIENT_PORT
-) -> str:
+def zk_url(path: str, datacenter: str | None = None) -> str:
     """
     ``zk://`` URL of ``path`` on the datacenter's ZooKeeper ensemble (Mesos, Marathon).
 
@@ -486,21 +833,16 @@ def zk_url(
 
         salt-call quorum.zk_url /mesos
     """
-    return _zk_url(_validated_members(datacenter), path, client_port)
+    return _zk_url(_validated_members(datacenter), path, _pillar_zookeeper_ports())
 
 
-def plan(
-    datacenter: str | None = None,
-    client_port: int = ZOOKEEPER_CLIENT_PORT,
-    peer_port: int = ZOOKEEPER_PEER_PORT,
-    election_port: int = ZOOKEEPER_ELECTION_PORT,
-) -> dict[str, Any]:
+def plan(datacenter: str | None = None) -> dict[str, Any]:
     """
-    Everything above in one dict, for templates.
+    Everything above in one dict, for templates; runs every check of validate().
 
     Keys: datacenter, members, size, majority, fault_tolerance, bootstrap_expect, lan_peers,
-    wan_peers, is_control, zookeeper_id, zookeeper_servers, zookeeper_connect, mesos_zk_url,
-    marathon_zk_url.
+    wan_peers, is_control, zookeeper_id, host, zookeeper_ports, zookeeper_servers,
+    zookeeper_connect, mesos_zk_url, marathon_zk_url.
 
     CLI Example:
 
@@ -508,11 +850,11 @@ def plan(
 
         salt-call quorum.plan
     """
+    _check_settings(_pillar())
     return _plan(
         _pillar_datacenters(),
         _grains(),
         datacenter,
-        client_port=client_port,
-        peer_port=peer_port,
-        election_port=election_port,
+        zookeeper_ports=_lookup(_pillar(), "zookeeper:ports"),
+        site=_site(),
     )

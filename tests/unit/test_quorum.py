@@ -1,14 +1,20 @@
 """Quorum math and plan validation of _modules/quorum.py."""
 
+import base64
 import importlib.util
+import json
 import re
 from pathlib import Path
 from unittest.mock import patch
 
 import pytest
+import salt.config
+import salt.loader
+import yaml
 from salt.exceptions import SaltInvocationError
 
-MODULE_PATH = Path(__file__).resolve().parents[2] / "_modules" / "quorum.py"
+REPO = Path(__file__).resolve().parents[2]
+MODULE_PATH = REPO / "_modules" / "quorum.py"
 _spec = importlib.util.spec_from_file_location("quorum", MODULE_PATH)
 quorum = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(quorum)
@@ -31,7 +37,16 @@ def grains(minion_id: str = "dc1-control-1", datacenter: str = "dc1", roles=("co
     return {"id": minion_id, "datacenter": datacenter, "roles": roles}
 
 
-COMPUTE_GRAINS = grains("dc1-compute-1", roles=["compute"])
+# A compute host's routes as grain platform_routes has them (_grains/platform.py): its LAN,
+# docker0 and a default route on another network.
+COMPUTE_ROUTES = [
+    {"destination": "default", "source": "192.0.2.21", "family": 4},
+    {"destination": "10.0.0.0/8", "source": "10.9.9.21", "family": 4},
+    {"destination": "10.0.1.0/24", "source": "10.0.1.21", "family": 4},
+    {"destination": "172.17.0.0/16", "source": "172.17.0.1", "family": 4},
+    {"destination": "default", "source": "fd00::21", "family": 6},
+]
+COMPUTE_GRAINS = {**grains("dc1-compute-1", roles=["compute"]), "platform_routes": COMPUTE_ROUTES}
 
 
 @pytest.mark.parametrize(
@@ -73,14 +88,23 @@ def test_plan_places_host_by_its_position_in_the_list():
     assert plan["zookeeper_id"] == 4
 
 
-def test_plan_uses_given_zookeeper_ports():
-    plan = quorum._plan(
-        plan_of(dc1=1), grains(), client_port=12181, peer_port=12888, election_port=13888
-    )
+def test_plan_uses_the_zookeeper_ports_of_pillar():
+    ports = {"client": 12181, "peer": 12888, "election": 13888}
 
+    plan = quorum._plan(plan_of(dc1=1), grains(), zookeeper_ports=ports)
+
+    assert plan["zookeeper_ports"] == ports
     assert plan["zookeeper_servers"] == ["server.1=10.0.1.11:12888:13888"]
     assert plan["zookeeper_connect"] == "10.0.1.11:12181"
     assert plan["mesos_zk_url"] == "zk://10.0.1.11:12181/mesos"
+    assert plan["marathon_zk_url"] == "zk://10.0.1.11:12181/marathon"
+
+
+def test_zookeeper_ports_default_to_the_modules_constants_one_by_one():
+    plan = quorum._plan(plan_of(dc1=1), grains(), zookeeper_ports={"client": 12181})
+
+    assert plan["zookeeper_ports"] == {"client": 12181, "peer": 2888, "election": 3888}
+    assert quorum._plan(plan_of(dc1=1), grains())["zookeeper_ports"] == quorum.ZOOKEEPER_PORTS
 
 
 def test_members_default_wan_address_to_address():
@@ -330,12 +354,22 @@ def test_loader_functions_report_on_another_datacenter():
     assert quorum.majority(datacenter="dc2") == 1
     assert quorum.fault_tolerance(datacenter="dc2") == 0
     assert quorum.wan_peers(datacenter="dc2") == ["10.0.1.11", "10.0.1.12", "10.0.1.13"]
-    assert quorum.zookeeper_connect(datacenter="dc2", client_port=12181) == "10.0.2.11:12181"
-    assert quorum.zookeeper_servers(datacenter="dc2", peer_port=1, election_port=2) == [
-        "server.1=10.0.2.11:1:2"
-    ]
+    assert quorum.zookeeper_connect(datacenter="dc2") == "10.0.2.11:2181"
+    assert quorum.zookeeper_servers(datacenter="dc2") == ["server.1=10.0.2.11:2888:3888"]
     plan = quorum.plan(datacenter="dc2")
     assert (plan["datacenter"], plan["is_control"], plan["zookeeper_id"]) == ("dc2", False, None)
+    # The host's entry is about the host, in its own datacenter.
+    assert (plan["host"]["datacenter"], plan["host"]["is_control"]) == ("dc1", True)
+
+
+def test_loader_functions_take_zookeeper_ports_from_pillar():
+    ports = {"client": 12181, "peer": 1, "election": 2}
+
+    with patch.dict(quorum.__pillar__, {"zookeeper": {"ports": ports}}):
+        assert quorum.zookeeper_connect(datacenter="dc2") == "10.0.2.11:12181"
+        assert quorum.zookeeper_servers(datacenter="dc2") == ["server.1=10.0.2.11:1:2"]
+        assert quorum.zk_url("/mesos", datacenter="dc2") == "zk://10.0.2.11:12181/mesos"
+        assert quorum.plan()["zookeeper_ports"] == ports
 
 
 def test_loader_functions_locate_other_minions():
@@ -358,10 +392,21 @@ def test_loader_plan_holds_every_key():
         "wan_peers",
         "is_control",
         "zookeeper_id",
+        "host",
+        "zookeeper_ports",
         "zookeeper_servers",
         "zookeeper_connect",
         "mesos_zk_url",
         "marathon_zk_url",
+    }
+    assert set(quorum.plan()["host"]) == {
+        "id",
+        "datacenter",
+        "roles",
+        "is_control",
+        "is_compute",
+        "address",
+        "wan_address",
     }
 
 
@@ -388,3 +433,539 @@ def test_every_loader_function_validates_the_plan(call):
     with patch.dict(quorum.__pillar__, {"datacenters": plan_of(dc1=4)}):
         with pytest.raises(SaltInvocationError, match="datacenters:dc1:control_nodes has 4"):
             call()
+
+
+# The host's own entry: its facts in one place, its address without asking the host.
+
+
+def test_host_entry_of_a_control_node_holds_its_pillar_addresses():
+    datacenters = with_node(plan_of(dc1=3), "dc1", 1, wan_address="192.0.2.12")
+
+    host = quorum._plan(datacenters, grains("dc1-control-2"))["host"]
+
+    assert host == {
+        "id": "dc1-control-2",
+        "datacenter": "dc1",
+        "roles": ["control"],
+        "is_control": True,
+        "is_compute": False,
+        "address": "10.0.1.12",
+        "wan_address": "192.0.2.12",
+    }
+
+
+def test_host_entry_of_a_compute_node_takes_the_most_specific_route_to_the_first_peer():
+    host = quorum._plan(plan_of(dc1=3), COMPUTE_GRAINS)["host"]
+
+    assert host == {
+        "id": "dc1-compute-1",
+        "datacenter": "dc1",
+        "roles": ["compute"],
+        "is_control": False,
+        "is_compute": True,
+        "address": "10.0.1.21",
+        "wan_address": "10.0.1.21",
+    }
+
+
+def test_host_on_both_roles_is_control_and_compute():
+    host = quorum._plan(plan_of(dc1=1), grains(roles=["control", "compute"]))["host"]
+
+    assert (host["is_control"], host["is_compute"], host["address"]) == (True, True, "10.0.1.11")
+
+
+def test_host_address_falls_back_to_the_default_route_of_the_peers_family():
+    routes = [route for route in COMPUTE_ROUTES if route["destination"] != "10.0.0.0/8"]
+    datacenters = with_node(plan_of(dc1=1), "dc1", 0, address="10.7.0.11")
+
+    host = quorum._plan(datacenters, {**COMPUTE_GRAINS, "platform_routes": routes})["host"]
+
+    assert host["address"] == "192.0.2.21"
+
+
+def test_host_address_towards_an_ipv6_peer_comes_from_an_ipv6_route():
+    datacenters = with_node(plan_of(dc1=1), "dc1", 0, address="fd00:1::11")
+    routes = [*COMPUTE_ROUTES, {"destination": "fd00:1::/64", "source": "fd00:1::21", "family": 6}]
+
+    host = quorum._plan(datacenters, {**COMPUTE_GRAINS, "platform_routes": routes})["host"]
+
+    assert host["address"] == "fd00:1::21"
+
+
+def test_host_address_towards_a_peer_named_by_host_name_is_the_ipv4_default_routes():
+    datacenters = with_node(plan_of(dc1=1), "dc1", 0, address="control-1.dc1.example")
+
+    assert quorum._plan(datacenters, COMPUTE_GRAINS)["host"]["address"] == "192.0.2.21"
+
+
+def test_grain_platform_address_overrides_the_routes_of_a_compute_node():
+    host_grains = {**COMPUTE_GRAINS, "platform_address": "10.0.1.99"}
+
+    host = quorum._plan(plan_of(dc1=3), host_grains)["host"]
+
+    assert (host["address"], host["wan_address"]) == ("10.0.1.99", "10.0.1.99")
+
+
+def test_pillar_address_of_a_control_node_wins_over_grain_platform_address():
+    host_grains = {**grains(), "platform_address": "10.0.1.99"}
+
+    assert quorum._plan(plan_of(dc1=3), host_grains)["host"]["address"] == "10.0.1.11"
+
+
+def test_malformed_routes_are_skipped():
+    routes = ["10.0.1.0/24", {"destination": "10.0.1.0/33", "source": "10.0.1.5", "family": 4}]
+
+    assert quorum._route_source([*routes, *COMPUTE_ROUTES], "10.0.1.11") == "10.0.1.21"
+    assert quorum._route_source("not a list", "10.0.1.11") is None
+
+
+@pytest.mark.parametrize(
+    "host_grains",
+    [
+        {**COMPUTE_GRAINS, "platform_routes": []},
+        {**grains("dc1-compute-1", roles=["compute"])},
+        {**COMPUTE_GRAINS, "platform_routes": [COMPUTE_ROUTES[-1]]},
+    ],
+    ids=["no routes", "no grain platform_routes", "IPv6 routes only"],
+)
+def test_host_without_a_route_to_its_peers_is_told_to_set_platform_address(host_grains):
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._plan(plan_of(dc1=3), host_grains)
+
+    assert "host dc1-compute-1 has no route towards 10.0.1.11" in str(error.value)
+    assert "set grain platform_address" in str(error.value)
+
+
+def test_malformed_platform_address_is_rejected():
+    with pytest.raises(SaltInvocationError, match="grain platform_address of dc1-compute-1 is"):
+        quorum._plan(plan_of(dc1=3), {**COMPUTE_GRAINS, "platform_address": "10.0.1.300"})
+
+
+# What the programs would reject, caught by the plan with the key and the fix.
+
+REJECTED = {
+    "datacenter name with capitals": (
+        {"DC1": plan_of(dc1=3)["dc1"]},
+        grains(datacenter="DC1"),
+        "pillar datacenters:DC1 is not a datacenter name Consul accepts",
+        "lowercase letters, digits, '-' and '_'",
+    ),
+    "datacenter name with a dot": (
+        {"dc.1": plan_of(dc1=3)["dc1"]},
+        grains(datacenter="dc.1"),
+        "pillar datacenters:dc.1 is not a datacenter name",
+        "lowercase letters",
+    ),
+    "another datacenter's name": (
+        {**plan_of(dc1=3), "Dc2": plan_of(dc2=1)["dc2"]},
+        grains(),
+        "pillar datacenters:Dc2 is not a datacenter name",
+        "lowercase letters",
+    ),
+    "node id with an underscore": (
+        with_node(plan_of(dc1=3), "dc1", 1, id="dc1_control_2"),
+        grains(),
+        "pillar datacenters:dc1:control_nodes:1:id is 'dc1_control_2'",
+        "letters, digits and '-' only, at most 63 characters",
+    ),
+    "node id with dots": (
+        with_node(plan_of(dc1=3), "dc1", 1, id="control-2.example.com"),
+        grains(),
+        "pillar datacenters:dc1:control_nodes:1:id is 'control-2.example.com'",
+        "at most 63 characters",
+    ),
+    "node id of 64 characters": (
+        with_node(plan_of(dc1=3), "dc1", 1, id="c" * 64),
+        grains(),
+        "pillar datacenters:dc1:control_nodes:1:id is",
+        "at most 63 characters",
+    ),
+    "host's own minion id": (
+        plan_of(dc1=3),
+        {**COMPUTE_GRAINS, "id": "compute_1"},
+        "grain id (the minion id) is 'compute_1'",
+        "rename the host (its roster entry, or /etc/salt/minion_id)",
+    ),
+    **{
+        f"{field} {address}": (
+            with_node(plan_of(dc1=3), "dc1", 2, **{field: address}),
+            grains(),
+            f"pillar datacenters:dc1:control_nodes:2:{field} is {address!r}, neither an IP "
+            "address nor a host name",
+            "write an IPv4 address (10.0.1.11), an IPv6 address (fd00::11) or a host name",
+        )
+        for field in ("address", "wan_address")
+        for address in ("10.0.1.300", "10.0.1", "host_name", "fe80:::1", "-host", "a..b")
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("datacenters", "host_grains", "message", "fix"), REJECTED.values(), ids=REJECTED.keys()
+)
+def test_value_a_program_would_reject_fails_the_plan_naming_key_and_fix(
+    datacenters, host_grains, message, fix
+):
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._plan(datacenters, host_grains)
+
+    assert message in str(error.value)
+    assert fix in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "address"),
+    [
+        ("address", "fd00:1::11"),
+        ("address", "control-1.dc1.example"),
+        ("address", "control-1"),
+        ("wan_address", "2001:db8::11"),
+        ("wan_address", "wan-1.example.com"),
+    ],
+)
+def test_ip_addresses_of_both_families_and_host_names_are_accepted(field, address):
+    datacenters = with_node(plan_of(dc1=3), "dc1", 0, **{field: address})
+
+    assert quorum._plan(datacenters, grains())["members"][0][field] == address
+
+
+def test_valid_datacenter_and_node_names_are_accepted():
+    datacenters = {"eu-west_2": {"control_nodes": [{"id": "A-1", "address": "10.0.1.11"}]}}
+
+    plan = quorum._plan(datacenters, grains("A-1", "eu-west_2"))
+
+    assert (plan["datacenter"], plan["host"]["id"]) == ("eu-west_2", "A-1")
+
+
+# Settings of the programs in pillar: gossip key, versions, ports.
+
+
+def gossip_key(size: int) -> str:
+    return base64.b64encode(bytes(range(size))).decode()
+
+
+REJECTED_SETTINGS = {
+    "placeholder gossip key": (
+        {"consul": {"encrypt": "PLACEHOLDER-NOT-A-KEY-run-consul-keygen"}},
+        "pillar consul:encrypt is not a gossip key",
+        "base64.b64encode(os.urandom(32))",
+    ),
+    "gossip key of 20 bytes": (
+        {"consul": {"encrypt": gossip_key(20)}},
+        "pillar consul:encrypt is not a gossip key",
+        "16, 24 or 32 random bytes in base64",
+    ),
+    "gossip key without its padding": (
+        {"consul": {"encrypt": gossip_key(16).rstrip("=")}},
+        "pillar consul:encrypt is not a gossip key",
+        "consul keygen",
+    ),
+    "gossip key that is a number": (
+        {"consul": {"encrypt": 12345}},
+        "pillar consul:encrypt is not a gossip key",
+        "consul keygen",
+    ),
+    "consul version that is a word": (
+        {"consul": {"version": "latest"}},
+        "pillar consul:version is 'latest', not a release version",
+        "write it quoted, as digits and dots",
+    ),
+    "consul version YAML read as a number": (
+        {"consul": {"version": 1.1}},
+        "pillar consul:version is 1.1, not a release version",
+        "YAML reads 1.10 as the number 1.1",
+    ),
+    "zookeeper version without dots": (
+        {"zookeeper": {"install": {"archive": {"version": "3"}}}},
+        "pillar zookeeper:install:archive:version is '3'",
+        "digits and dots",
+    ),
+    "marathon version with a v": (
+        {"marathon": {"install": {"archive": {"version": "v1.10.17"}}}},
+        "pillar marathon:install:archive:version is 'v1.10.17'",
+        "digits and dots",
+    ),
+    "consul port 0": (
+        {"consul": {"config": {"ports": {"grpc": 0}}}},
+        "pillar consul:config:ports:grpc is 0",
+        "an integer from 1 to 65535, or -1 to turn the listener off",
+    ),
+    "consul port above 65535": (
+        {"consul": {"config": {"ports": {"dns": 86000}}}},
+        "pillar consul:config:ports:dns is 86000",
+        "an integer from 1 to 65535",
+    ),
+    "consul port as text": (
+        {"consul": {"config": {"ports": {"http": "8500"}}}},
+        "pillar consul:config:ports:http is '8500'",
+        "an integer from 1 to 65535",
+    ),
+    "consul ports not a mapping": (
+        {"consul": {"config": {"ports": [8500]}}},
+        "pillar consul:config:ports is a list",
+        "map Consul's listeners",
+    ),
+    "zookeeper client port as true": (
+        {"zookeeper": {"ports": {"client": True}}},
+        "pillar zookeeper:ports:client is True",
+        "an integer from 1 to 65535",
+    ),
+    "zookeeper port -1": (
+        {"zookeeper": {"ports": {"peer": -1}}},
+        "pillar zookeeper:ports:peer is -1",
+        "an integer from 1 to 65535",
+    ),
+    "zookeeper election port equal to the peer port": (
+        {"zookeeper": {"ports": {"election": 2888}}},
+        "pillar zookeeper:ports:election is 2888, as is zookeeper:ports:peer",
+        "three different ports",
+    ),
+    "zookeeper ports not a mapping": (
+        {"zookeeper": {"ports": 2181}},
+        "pillar zookeeper:ports is a int",
+        "map client, peer and election to port numbers",
+    ),
+    "mesos master port": (
+        {"mesos": {"master": {"port": 70000}}},
+        "pillar mesos:master:port is 70000",
+        "an integer from 1 to 65535",
+    ),
+    "mesos agent port": (
+        {"mesos": {"agent": {"port": "5051"}}},
+        "pillar mesos:agent:port is '5051'",
+        "an integer from 1 to 65535",
+    ),
+    "marathon http port": (
+        {"marathon": {"http_port": -1}},
+        "pillar marathon:http_port is -1",
+        "an integer from 1 to 65535",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("pillar", "message", "fix"), REJECTED_SETTINGS.values(), ids=REJECTED_SETTINGS.keys()
+)
+def test_setting_a_program_would_reject_is_named_with_its_fix(pillar, message, fix):
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._check_settings(pillar)
+
+    assert message in str(error.value)
+    assert fix in str(error.value)
+
+
+def test_gossip_key_is_never_shown_in_the_message():
+    key = gossip_key(20)
+
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._check_settings({"consul": {"encrypt": key}})
+
+    assert key not in str(error.value)
+
+
+ACCEPTED_SETTINGS = {
+    "no settings at all": {},
+    "gossip key of 16 bytes": {"consul": {"encrypt": gossip_key(16)}},
+    "gossip key of 24 bytes": {"consul": {"encrypt": gossip_key(24)}},
+    "gossip key of 32 bytes": {"consul": {"encrypt": gossip_key(32)}},
+    "empty gossip key": {"consul": {"encrypt": ""}},
+    "versions with and without suffixes": {
+        "consul": {"version": "1.20.6+ent"},
+        "zookeeper": {"install": {"archive": {"version": "3.8.4"}}},
+        "marathon": {"install": {"archive": {"version": "1.10.17-rc1"}}},
+    },
+    "consul port turned off with -1": {"consul": {"config": {"ports": {"grpc": -1, "dns": 53}}}},
+    "ports of every program": {
+        "zookeeper": {"ports": {"client": 12181, "peer": 12888, "election": 13888}},
+        "mesos": {"master": {"port": 5050}, "agent": {"port": 5051}},
+        "marathon": {"http_port": 8080},
+    },
+}
+
+
+@pytest.mark.parametrize("pillar", ACCEPTED_SETTINGS.values(), ids=ACCEPTED_SETTINGS.keys())
+def test_settings_the_programs_accept_pass(pillar):
+    quorum._check_settings(pillar)
+
+
+@pytest.mark.parametrize("call", [quorum.validate, quorum.plan], ids=["validate", "plan"])
+def test_validate_and_plan_check_the_settings_in_pillar(call):
+    placeholder = {"encrypt": "PLACEHOLDER-NOT-A-KEY-run-consul-keygen"}
+
+    with patch.dict(quorum.__pillar__, {"consul": placeholder}):
+        with pytest.raises(SaltInvocationError, match="pillar consul:encrypt is not a gossip key"):
+            call()
+        # Membership alone does not depend on them.
+        assert quorum.bootstrap_expect() == 3
+
+
+def test_validate_checks_the_hosts_address_in_any_datacenter():
+    with patch.dict(quorum.__grains__, COMPUTE_GRAINS | {"platform_routes": []}):
+        with pytest.raises(SaltInvocationError, match="set grain platform_address"):
+            quorum.validate(datacenter="dc2")
+
+
+# Roles against the datacenter pillar across the site's hosts.
+
+
+def site(**hosts: dict) -> "quorum.Site":
+    """The roster's hosts: ``site(dc1_compute_1={...})`` names dc1-compute-1."""
+    return quorum.Site("roster", {name.replace("_", "-"): grains for name, grains in hosts.items()})
+
+
+SHIPPED_SITE = site(
+    dc1_control_1={"roles": ["control"], "datacenter": "dc1"},
+    dc1_control_2={"roles": ["control"], "datacenter": "dc1"},
+    dc1_control_3={"roles": ["control"], "datacenter": "dc1"},
+    dc1_compute_1={"roles": ["compute"], "datacenter": "dc1"},
+    dc2_control_1={"roles": ["control"], "datacenter": "dc2"},
+    dc2_compute_1={"roles": ["compute"], "datacenter": "dc2"},
+)
+DC1_HOSTS = [grains(f"dc1-control-{index}") for index in (1, 2, 3)] + [COMPUTE_GRAINS]
+
+
+def with_site_host(minion_id: str, **host_grains) -> "quorum.Site":
+    return quorum.Site("roster", {**SHIPPED_SITE.hosts, minion_id: host_grains})
+
+
+def test_a_consistent_site_passes_on_every_host():
+    for host_grains in DC1_HOSTS:
+        assert quorum._validated(TWO_DATACENTERS, host_grains, site=SHIPPED_SITE) == "dc1"
+
+
+@pytest.mark.parametrize("host_grains", DC1_HOSTS, ids=lambda host_grains: host_grains["id"])
+def test_unlisted_control_host_fails_every_host_of_its_datacenter(host_grains):
+    bad_site = with_site_host("dc1-compute-2", roles=["control"], datacenter="dc1")
+
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._validated(TWO_DATACENTERS, host_grains, site=bad_site)
+
+    assert str(error.value).startswith(
+        "host dc1-compute-2 (roster) has role control (grain roles) but is not listed in "
+        "pillar datacenters:dc1:control_nodes: add it there"
+    )
+
+
+def test_listed_host_without_control_role_fails_the_other_hosts():
+    bad_site = with_site_host("dc1-control-3", roles=["compute"], datacenter="dc1")
+
+    with pytest.raises(
+        SaltInvocationError,
+        match=re.escape(
+            "host dc1-control-3 (roster) is listed in pillar datacenters:dc1:control_nodes but "
+            "its grain roles lacks control"
+        ),
+    ):
+        quorum._validated(TWO_DATACENTERS, COMPUTE_GRAINS, site=bad_site)
+
+
+def test_listed_host_in_another_datacenter_fails_the_listing_datacenters_hosts():
+    bad_site = with_site_host("dc1-control-3", roles=["control"], datacenter="dc2")
+
+    with pytest.raises(
+        SaltInvocationError,
+        match=re.escape(
+            "host dc1-control-3 (roster) is listed in pillar datacenters:dc1:control_nodes but "
+            "its grain datacenter is 'dc2': set it to dc1"
+        ),
+    ):
+        quorum._validated(TWO_DATACENTERS, grains(), site=bad_site)
+
+
+def test_a_bad_host_of_another_datacenter_does_not_fail_this_one():
+    bad_site = with_site_host("dc2-compute-2", roles=["control"], datacenter="dc2")
+
+    assert quorum._validated(TWO_DATACENTERS, grains(), site=bad_site) == "dc1"
+    with pytest.raises(SaltInvocationError, match="host dc2-compute-2 \\(roster\\)"):
+        quorum._validated(TWO_DATACENTERS, grains("dc2-control-1", "dc2"), site=bad_site)
+
+
+def test_the_hosts_own_grains_win_over_its_roster_entry():
+    stale_site = with_site_host("dc1-compute-1", roles=["control"], datacenter="dc1")
+
+    assert quorum._validated(TWO_DATACENTERS, COMPUTE_GRAINS, site=stale_site) == "dc1"
+
+
+def test_without_a_site_only_the_host_itself_is_checked():
+    assert quorum._validated(TWO_DATACENTERS, COMPUTE_GRAINS, site=None) == "dc1"
+
+
+def test_roster_grains_come_from_minion_opts_then_the_entry():
+    entry = {
+        "host": "10.0.1.21",
+        "minion_opts": {"grains": {"roles": ["compute"], "datacenter": "dc1"}},
+        "grains": {"roles": ["control"]},
+    }
+
+    assert quorum._roster_grains(entry) == {"roles": ["control"], "datacenter": "dc1"}
+    assert quorum._roster_grains("10.0.1.21") == {}
+    assert quorum._roster_grains({"minion_opts": {"grains": None}}) == {}
+
+
+# The roster as salt-ssh's wrapper modules see it: salt-ssh's options in __master_opts__.
+
+SHIPPED_ROSTER = REPO / "inventory" / "2-datacenter" / "roster"
+
+
+def write_roster(directory: Path, **changes: dict) -> Path:
+    """The shipped two-datacenter roster, with some hosts' grains replaced."""
+    roster = yaml.safe_load(SHIPPED_ROSTER.read_text())
+    for minion_id, host_grains in changes.items():
+        roster.setdefault(minion_id, {"host": "10.0.1.99"})["minion_opts"] = {"grains": host_grains}
+    path = directory / "roster"
+    path.write_text(yaml.safe_dump(roster))
+    return path
+
+
+def salt_ssh_master_opts(directory: Path, roster: Path) -> dict:
+    """salt-ssh's options as it reads them from etc/salt/master and the Saltfile."""
+    config = directory / "master"
+    config.write_text(json.dumps({"root_dir": str(directory), "roster_file": str(roster)}))
+    return salt.config.master_config(str(config))
+
+
+def test_roster_site_reads_the_shipped_roster_with_salts_roster_code(tmp_path):
+    master_opts = salt_ssh_master_opts(tmp_path, SHIPPED_ROSTER)
+
+    assert quorum._roster_site(master_opts) == SHIPPED_SITE
+    assert quorum._roster_site(None) is None
+
+
+def test_loader_functions_check_the_roster_under_salt_ssh(tmp_path):
+    roster = write_roster(
+        tmp_path, **{"dc1-compute-1": {"roles": ["control"], "datacenter": "dc1"}}
+    )
+    master_opts = salt_ssh_master_opts(tmp_path, roster)
+
+    with patch.dict(quorum.__opts__, {"__master_opts__": master_opts}):
+        with pytest.raises(SaltInvocationError, match="host dc1-compute-1 \\(roster\\)"):
+            quorum.validate()
+        assert quorum.__context__[quorum.SITE_CONTEXT_KEY].source == "roster"
+        # Read once per render: later calls use what the first one read.
+        with patch.object(quorum.salt.roster, "Roster", side_effect=AssertionError("read again")):
+            with pytest.raises(SaltInvocationError, match="host dc1-compute-1 \\(roster\\)"):
+                quorum.plan()
+
+
+def test_wrapper_module_checks_the_roster_as_salt_ssh_loads_it(tmp_path):
+    roster = write_roster(
+        tmp_path, **{"dc1-compute-2": {"roles": ["control"], "datacenter": "dc1"}}
+    )
+    master_opts = salt_ssh_master_opts(tmp_path, roster)
+    config = tmp_path / "minion"
+    config.write_text(json.dumps({"root_dir": str(tmp_path), "module_dirs": [str(REPO)]}))
+    # What salt-ssh's Single.run_wfunc hands the wrapper loader: the host's options with its
+    # grains, the compiled pillar and salt-ssh's own options; its context holds master_opts.
+    opts = {
+        **salt.config.minion_config(str(config)),
+        "id": "dc1-control-1",
+        "grains": grains(),
+        "pillar": {"datacenters": TWO_DATACENTERS},
+        "__master_opts__": master_opts,
+    }
+    context = {"master_opts": master_opts}
+    wrappers = salt.loader.ssh_wrapper(opts, {}, context)
+
+    with pytest.raises(SaltInvocationError, match="host dc1-compute-2 \\(roster\\) has role"):
+        wrappers["quorum.validate"]()
+    assert context[quorum.SITE_CONTEXT_KEY].hosts["dc1-compute-2"]["roles"] == ["control"]

@@ -1,0 +1,181 @@
+"""
+Grains of the platform's hosts: their routes and their cgroup version.
+
+``platform_routes`` lists the routes of the main routing table (IPv4 and IPv6) that have a
+source address: ``{"destination": "10.0.1.0/24" or "default", "source": "10.0.1.21",
+"family": 4 or 6}``, lowest metric first. The quorum module picks the host's address from it
+in pure Python (docs/data-model.md), so that rendering a template never asks the host for a
+route, which under salt-ssh is a round trip per call.
+
+``cgroup_version`` is 2 on a host with the unified cgroup hierarchy, else 1.
+
+The grains read ``ip -j`` (iproute2 4.13 or later); without it, or when it fails or hangs,
+``platform_routes`` is an empty list. They never raise: a grain that raises hides every
+other grain of the host.
+"""
+
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import salt.utils.platform
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "platform"
+
+# Seconds one `ip` call may take; it answers in milliseconds.
+IP_TIMEOUT = 5
+CGROUP2_CONTROLLERS = "/sys/fs/cgroup/cgroup.controllers"
+# Where `ip` lives when PATH lacks the sbin directories (a non-login shell).
+SBIN_PATH = "/usr/sbin:/sbin"
+
+
+def __virtual__():
+    if not salt.utils.platform.is_linux():
+        return False, "the platform grains read Linux routes (ip -j) and cgroups"
+    return __virtualname__
+
+
+def _ip(*args: str) -> str | None:
+    """Standard output of ``ip -j <args>``; None when ip is missing, fails or hangs."""
+    binary = shutil.which("ip") or shutil.which("ip", path=SBIN_PATH)
+    if binary is None:
+        log.debug("platform grains: no ip binary, platform_routes is empty")
+        return None
+    try:
+        result = subprocess.run(
+            [binary, "-j", *args],
+            capture_output=True,
+            text=True,
+            timeout=IP_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as err:
+        log.debug("platform grains: ip -j %s failed: %s", " ".join(args), err)
+        return None
+    if result.returncode != 0:
+        log.debug("platform grains: ip -j %s: %s", " ".join(args), result.stderr.strip())
+        return None
+    return result.stdout
+
+
+def _entries(text: str | None) -> list[Mapping]:
+    """The objects of the JSON list ``ip -j`` printed; empty if it printed no such list."""
+    try:
+        data = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [entry for entry in data if isinstance(entry, Mapping)] if isinstance(data, list) else []
+
+
+def _address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _gateway(route: Mapping) -> str | None:
+    """The route's gateway, or its first next hop's (a multipath route)."""
+    hops = route.get("nexthops")
+    first_hop = hops[0] if isinstance(hops, list) and hops and isinstance(hops[0], Mapping) else {}
+    gateway = route.get("gateway") or first_hop.get("gateway")
+    return gateway if isinstance(gateway, str) else None
+
+
+def _destination(route: Mapping) -> str | None:
+    """``default``, or the route's destination as a network (a host route gets its /32)."""
+    destination = route.get("dst")
+    if destination == "default":
+        return destination
+    try:
+        return str(ipaddress.ip_network(destination, strict=False))
+    except (TypeError, ValueError):
+        return None
+
+
+def _connected_source(routes: list[Mapping], gateway: str) -> str | None:
+    """The source address of the most specific route with one that contains ``gateway``."""
+    address = _address(gateway)
+    fitting = []
+    for route in routes:
+        destination = _destination(route)
+        if address is None or not route.get("prefsrc") or destination in (None, "default"):
+            continue
+        network = ipaddress.ip_network(destination)
+        if address in network:
+            fitting.append((network.prefixlen, route["prefsrc"]))
+    return max(fitting, key=lambda fit: fit[0])[1] if fitting else None
+
+
+def _metric(route: Mapping) -> int:
+    metric = route.get("metric")
+    return metric if isinstance(metric, int) else 0
+
+
+def _routes_from_json(
+    text: str | None, family: int, source_towards: Callable[[str], str | None]
+) -> list[dict[str, Any]]:
+    """The routes of one family in ``ip -j route show table main`` output, with their source.
+
+    A route without ``prefsrc`` is left out, except a default route: its source is that of the
+    route that reaches its gateway, else ``source_towards(gateway)`` (``ip route get``).
+    """
+    unicast = [route for route in _entries(text) if route.get("type", "unicast") == "unicast"]
+    routes = []
+    for route in sorted(unicast, key=_metric):
+        destination = _destination(route)
+        source = route.get("prefsrc")
+        gateway = _gateway(route)
+        if destination == "default" and not source and gateway:
+            source = _connected_source(unicast, gateway) or source_towards(gateway)
+        if destination and _address(source) is not None:
+            routes.append({"destination": destination, "source": source, "family": family})
+    return routes
+
+
+def _source_from_route_get(text: str | None) -> str | None:
+    """The source address in ``ip -j route get <address>`` output."""
+    entries = _entries(text)
+    source = entries[0].get("prefsrc") if entries else None
+    return source if isinstance(source, str) else None
+
+
+def _source_towards(address: str) -> str | None:
+    return _source_from_route_get(_ip("route", "get", address))
+
+
+def platform_routes() -> dict[str, list[dict[str, Any]]]:
+    """
+    Routes of the main table that have a source address, IPv4 then IPv6.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call grains.get platform_routes
+    """
+    routes = []
+    for family, flags in ((4, ("-4",)), (6, ("-6",))):
+        text = _ip(*flags, "route", "show", "table", "main")
+        routes.extend(_routes_from_json(text, family, _source_towards))
+    return {"platform_routes": routes}
+
+
+def cgroup_version() -> dict[str, int]:
+    """
+    2 on a host with the unified cgroup hierarchy (cgroup v2), else 1.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call grains.get cgroup_version
+    """
+    return {"cgroup_version": 2 if os.path.exists(CGROUP2_CONTROLLERS) else 1}

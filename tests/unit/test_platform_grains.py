@@ -1,0 +1,182 @@
+"""The platform grains of _grains/platform.py: routes parsed from recorded `ip -j` output, and
+the real grains on this machine, through Salt's grains loader as etc/salt/minion loads them."""
+
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+import salt.config
+import salt.loader
+
+REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("platform_grains", REPO / "_grains" / "platform.py")
+platform_grains = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(platform_grains)
+
+ROUTE_KEYS = {"destination", "source", "family"}
+
+# `ip -j route show table main` of a compute host: a default route without prefsrc (its source
+# is that of the connected route reaching the gateway), the LAN, and docker0 while it is down.
+COMPUTE_HOST_IPV4 = (
+    '[{"dst":"default","gateway":"10.231.1.1","dev":"eth0","flags":[]},'
+    '{"dst":"10.231.1.0/24","dev":"eth0","protocol":"kernel","scope":"link",'
+    '"prefsrc":"10.231.1.21","flags":[]},'
+    '{"dst":"172.17.0.0/16","dev":"docker0","protocol":"kernel","scope":"link",'
+    '"prefsrc":"172.17.0.1","flags":["linkdown"]}]'
+)
+# `ip -j -6 route show table main`: IPv6 connected routes carry no prefsrc, nor does the default
+# route; its source comes from `ip -j route get <gateway>`.
+COMPUTE_HOST_IPV6 = (
+    '[{"dst":"fd00::/64","dev":"eth0","protocol":"kernel","metric":256,"flags":[],'
+    '"pref":"medium"},'
+    '{"dst":"fe80::/64","dev":"eth0","protocol":"kernel","metric":256,"flags":[],'
+    '"pref":"medium"},'
+    '{"dst":"default","gateway":"fd00::1","dev":"eth0","metric":1024,"flags":[],'
+    '"pref":"medium"}]'
+)
+ROUTE_GET_IPV6 = (
+    '[{"dst":"fd00::1","from":"::","dev":"eth0","protocol":"kernel","prefsrc":"fd00::2",'
+    '"metric":256,"flags":[],"pref":"medium"}]'
+)
+# A laptop-like host: two default routes from DHCP with their prefsrc (the lower metric is
+# preferred), a host route on a tunnel, and routes that carry no traffic.
+TWO_UPLINKS = (
+    '[{"dst":"default","gateway":"192.168.1.1","dev":"wlan0","protocol":"dhcp",'
+    '"prefsrc":"192.168.1.50","metric":600,"flags":[]},'
+    '{"dst":"default","gateway":"10.0.0.1","dev":"eth0","protocol":"dhcp",'
+    '"prefsrc":"10.0.0.50","metric":100,"flags":[]},'
+    '{"dst":"10.8.0.5","dev":"tun0","scope":"link","prefsrc":"10.8.0.6","flags":[]},'
+    '{"type":"unreachable","dst":"10.99.0.0/16","flags":[]},'
+    '{"type":"blackhole","dst":"10.98.0.0/16","flags":[]}]'
+)
+# A multipath default route: its gateways are in its next hops.
+MULTIPATH = (
+    '[{"dst":"default","protocol":"static","metric":1024,"flags":[],"nexthops":['
+    '{"gateway":"10.0.1.1","dev":"eth0","weight":1,"flags":[]},'
+    '{"gateway":"10.0.2.1","dev":"eth1","weight":1,"flags":[]}]},'
+    '{"dst":"10.0.1.0/24","dev":"eth0","protocol":"kernel","scope":"link",'
+    '"prefsrc":"10.0.1.21","flags":[]}]'
+)
+
+
+def no_route_get(gateway: str) -> None:
+    raise AssertionError(f"ip route get {gateway} should not be needed")
+
+
+def test_default_route_takes_the_source_of_the_connected_route_to_its_gateway():
+    routes = platform_grains._routes_from_json(COMPUTE_HOST_IPV4, 4, no_route_get)
+
+    assert routes == [
+        {"destination": "default", "source": "10.231.1.21", "family": 4},
+        {"destination": "10.231.1.0/24", "source": "10.231.1.21", "family": 4},
+        {"destination": "172.17.0.0/16", "source": "172.17.0.1", "family": 4},
+    ]
+
+
+def test_ipv6_default_route_asks_ip_route_get_for_its_source():
+    asked = []
+
+    def route_get(gateway: str) -> str | None:
+        asked.append(gateway)
+        return platform_grains._source_from_route_get(ROUTE_GET_IPV6)
+
+    routes = platform_grains._routes_from_json(COMPUTE_HOST_IPV6, 6, route_get)
+
+    assert routes == [{"destination": "default", "source": "fd00::2", "family": 6}]
+    assert asked == ["fd00::1"]
+
+
+def test_routes_are_ordered_by_metric_and_only_unicast_ones_count():
+    routes = platform_grains._routes_from_json(TWO_UPLINKS, 4, no_route_get)
+
+    # A route without a metric has metric 0.
+    assert routes == [
+        {"destination": "10.8.0.5/32", "source": "10.8.0.6", "family": 4},
+        {"destination": "default", "source": "10.0.0.50", "family": 4},
+        {"destination": "default", "source": "192.168.1.50", "family": 4},
+    ]
+
+
+def test_multipath_default_route_takes_its_first_next_hop():
+    routes = platform_grains._routes_from_json(MULTIPATH, 4, no_route_get)
+
+    assert routes == [
+        {"destination": "10.0.1.0/24", "source": "10.0.1.21", "family": 4},
+        {"destination": "default", "source": "10.0.1.21", "family": 4},
+    ]
+
+
+def test_default_route_without_any_source_is_left_out():
+    routes = platform_grains._routes_from_json(COMPUTE_HOST_IPV6, 6, lambda gateway: None)
+
+    assert routes == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [None, "", "Usage: ip route { list | flush } SELECTOR", '{"dst": "default"}', "[1, null]"],
+    ids=["no output", "empty", "iproute2 without -j", "an object", "no routes in the list"],
+)
+def test_output_that_is_not_a_route_list_gives_no_routes(text):
+    assert platform_grains._routes_from_json(text, 4, no_route_get) == []
+
+
+def test_route_get_without_prefsrc_gives_no_source():
+    assert platform_grains._source_from_route_get('[{"dst":"10.0.0.1","dev":"eth0"}]') is None
+    assert platform_grains._source_from_route_get("not json") is None
+
+
+def test_platform_routes_on_this_machine_are_dicts_of_the_contract():
+    routes = platform_grains.platform_routes()["platform_routes"]
+
+    assert isinstance(routes, list)
+    for route in routes:
+        assert set(route) == ROUTE_KEYS
+        assert route["family"] in (4, 6)
+
+
+def test_platform_routes_without_an_ip_binary_are_empty():
+    with patch.object(platform_grains.shutil, "which", return_value=None):
+        assert platform_grains.platform_routes() == {"platform_routes": []}
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        {"side_effect": subprocess.TimeoutExpired(["ip"], platform_grains.IP_TIMEOUT)},
+        {"side_effect": PermissionError("ip")},
+        {"return_value": subprocess.CompletedProcess(["ip"], 1, "", "Error: invalid argument")},
+    ],
+    ids=["hangs", "cannot run", "fails"],
+)
+def test_platform_routes_when_ip_fails_are_empty(run):
+    with patch.object(platform_grains.subprocess, "run", **run):
+        assert platform_grains.platform_routes() == {"platform_routes": []}
+
+
+def test_cgroup_version_follows_the_unified_hierarchy():
+    expected = 2 if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else 1
+
+    assert platform_grains.cgroup_version() == {"cgroup_version": expected}
+
+
+def test_grains_do_not_load_off_linux():
+    with patch.object(platform_grains.salt.utils.platform, "is_linux", return_value=False):
+        loaded, reason = platform_grains.__virtual__()
+
+    assert loaded is False
+    assert "Linux" in reason
+
+
+def test_salts_grains_loader_finds_the_grains_through_module_dirs(tmp_path):
+    config = tmp_path / "minion"
+    config.write_text(json.dumps({"root_dir": str(tmp_path), "module_dirs": [str(REPO)]}))
+
+    grains = salt.loader.grains(salt.config.minion_config(str(config)), force_refresh=True)
+
+    assert all(set(route) == ROUTE_KEYS for route in grains["platform_routes"])
+    assert grains["cgroup_version"] in (1, 2)

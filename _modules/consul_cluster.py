@@ -2,8 +2,9 @@
 Consul cluster operations through the agent's HTTP API, with py-consul.
 
 The agent URL comes from the ``url`` argument, else from ``consul_cluster:url`` in the
-minion config or pillar (default ``http://127.0.0.1:8500``); an ACL token, if any, from
-``consul_cluster:token``. Salt's own consul module sends GET for an agent join, which Consul
+minion config or pillar (default ``http://127.0.0.1:8500``); the ACL token and the CA file
+of an HTTPS agent from ``consul_cluster:token`` and ``consul_cluster:ca_file``: the client
+is ``consul_agent``'s. Salt's own consul module sends GET for an agent join, which Consul
 rejects; py-consul's ``agent.join`` sends the PUT Consul expects.
 """
 
@@ -18,7 +19,6 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 try:
     import consul
     import requests
-    from consul.callback import CB
 
     HAS_CONSUL = True
 except ImportError:
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "consul_cluster"
 
-# Seconds one HTTP request may take; an agent that accepts and never answers must not hang us.
-REQUEST_TIMEOUT = 10
 # Serf member status codes as /v1/agent/members reports them.
 MEMBER_STATUS = {0: "none", 1: "alive", 2: "leaving", 3: "left", 4: "failed"}
 
@@ -44,14 +42,8 @@ def _agent_url(url: str | None) -> str:
     return __utils__["consul_agent.agent_url"](url)
 
 
-def _token() -> Any:
-    return __utils__["consul_agent.token"]()
-
-
-def _client(url: str, request_timeout: float = REQUEST_TIMEOUT) -> "consul.Consul":
-    # The token goes with each call that needs it: py-consul lets CONSUL_HTTP_TOKEN in the
-    # environment override a token given to the client.
-    return __utils__["consul_agent.client"](url, request_timeout=request_timeout)
+def _client(url: str, time_left: float | None = None) -> "consul.Consul":
+    return __utils__["consul_agent.client"](url, time_left=time_left)
 
 
 @contextmanager
@@ -63,9 +55,9 @@ def _agent_errors(url: str, action: str) -> Iterator[None]:
         raise CommandExecutionError(f"Consul agent at {url}: {action} failed: {err}") from err
 
 
-def _leader(url: str, request_timeout: float = REQUEST_TIMEOUT) -> str:
+def _leader(url: str, time_left: float | None = None) -> str:
     with _agent_errors(url, "reading the raft leader"):
-        return _client(url, request_timeout).status.leader() or ""
+        return _client(url, time_left).status.leader() or ""
 
 
 def leader(url: str | None = None) -> str:
@@ -102,7 +94,7 @@ def wait_for_leader(timeout: float = 120, interval: float = 2, url: str | None =
     while True:
         remaining = deadline - time.monotonic()
         try:
-            current = _leader(url, request_timeout=max(1.0, min(REQUEST_TIMEOUT, remaining)))
+            current = _leader(url, time_left=remaining)
         except CommandExecutionError as err:
             last_error = str(err)
         else:
@@ -143,14 +135,7 @@ def wan_members(url: str | None = None) -> list[dict[str, Any]]:
     """
     url = _agent_url(url)
     with _agent_errors(url, "listing WAN members"):
-        client = _client(url)
-        # py-consul's agent.members() sends no token, and Consul filters members by ACL.
-        members = client.http.get(
-            CB.json(),
-            "/v1/agent/members",
-            params=[("wan", 1)],
-            headers=client.prepare_headers(_token()),
-        )
+        members = _client(url).agent.members(wan=True)
     return [
         {
             "name": member["Name"],
@@ -179,7 +164,7 @@ def join_wan(address: str, url: str | None = None) -> bool:
     url = _agent_url(url)
     log.debug("Joining the Consul agent at %s to %s over the WAN", url, address)
     with _agent_errors(url, f"WAN join of {address}"):
-        joined = _client(url).agent.join(address, wan=True, token=_token())
+        joined = _client(url).agent.join(address, wan=True)
     if not joined:
         raise CommandExecutionError(f"Consul agent at {url}: WAN join of {address} was refused")
     return True

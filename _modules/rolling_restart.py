@@ -13,16 +13,14 @@ into the same bad configuration. It is released once the service is healthy agai
 called by the health gate state) or taken over by the next restart on the same host; by hand,
 by destroying its session (the error names it).
 
-The agent URL and ACL token are the ones of the consul_cluster module: ``consul_cluster:url``
-(default ``http://127.0.0.1:8500``) and ``consul_cluster:token`` in the minion config or
-pillar.
+The agent is reached as the consul_cluster module reaches it, with ``consul_agent``'s client:
+``consul_cluster:url`` (default ``http://127.0.0.1:8500``), ``consul_cluster:token`` and
+``consul_cluster:ca_file`` in the minion config or pillar.
 """
 
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,10 +40,10 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "rolling_restart"
 
-# Seconds one HTTP request to the agent or to a health endpoint may take.
-REQUEST_TIMEOUT = 10
-# Lines of the unit's journal quoted when a service does not come back.
+# Lines of the unit's journal quoted when a service does not come back, and the seconds
+# journalctl may take to print them.
 JOURNAL_LINES = 20
+JOURNAL_TIMEOUT = 10
 
 
 def __virtual__():
@@ -55,7 +53,7 @@ def __virtual__():
 
 
 def _client(url: str | None) -> "consul.Consul":
-    return __utils__["consul_agent.client"](url, token=__utils__["consul_agent.token"]())
+    return __utils__["consul_agent.client"](url)
 
 
 def _journal_tail(service: str) -> str:
@@ -64,7 +62,7 @@ def _journal_tail(service: str) -> str:
         ["journalctl", "--unit", service, "--lines", str(JOURNAL_LINES), "--no-pager"],
         python_shell=False,
         ignore_retcode=True,
-        timeout=REQUEST_TIMEOUT,
+        timeout=JOURNAL_TIMEOUT,
     )
     return (result.get("stdout") or result.get("stderr") or "").strip()
 
@@ -78,7 +76,7 @@ def _health_function(health: str) -> Callable[..., Any]:
     if health not in __salt__:
         raise SaltInvocationError(
             f"health function {health!r} is not loaded: name an execution function such as "
-            "zookeeper_probe.serving or rolling_restart.http_ok"
+            "zookeeper_probe.serving or http_probe.ok"
         )
     return __salt__[health]
 
@@ -361,29 +359,3 @@ def wait_healthy(
     """
     _check_interval(interval)
     return _wait_healthy(health, health_kwargs or {}, timeout, interval, service)
-
-
-def http_ok(url: str, timeout: float = 5) -> bool:
-    """
-    True when ``url`` answers with a 2xx status; raises CommandExecutionError otherwise.
-
-    A health function for HTTP endpoints (Mesos ``/health``, Marathon ``/ping``). Proxies from
-    the environment are ignored: the endpoints are on the host or its datacenter's network.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-call rolling_restart.http_ok http://10.0.1.11:5050/health
-    """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=timeout) as answer:
-            status = answer.status
-    except urllib.error.HTTPError as err:
-        raise CommandExecutionError(f"{url} answered {err.code} {err.reason}") from err
-    except (OSError, ValueError) as err:
-        raise CommandExecutionError(f"{url}: {err}") from err
-    if not 200 <= status < 300:
-        raise CommandExecutionError(f"{url} answered {status}")
-    return True

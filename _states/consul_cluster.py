@@ -4,6 +4,7 @@ Consul cluster states: WAN federation and the leader health gate.
 Thin wrappers over the ``consul_cluster`` execution module.
 """
 
+import time
 from typing import Any
 
 from salt.exceptions import SaltException
@@ -48,13 +49,22 @@ def _missing_peers(peers: list[str], members: list[dict[str, Any]]) -> list[str]
     return [peer for peer in dict.fromkeys(peers) if _endpoint(peer) not in present]
 
 
-def wan_joined(name: str, peers: list[str], url: str | None = None) -> dict[str, Any]:
+def wan_joined(
+    name: str,
+    peers: list[str],
+    url: str | None = None,
+    timeout: float = 180,
+    interval: float = 5,
+) -> dict[str, Any]:
     """
     Make sure the local Consul server is joined over the WAN to ``peers``.
 
     ``peers`` are the servers of the other datacenters, as addresses (``quorum.wan_peers``);
     a peer without a port means the Serf WAN port 8302. Only peers that are not WAN members
-    yet (or that left) are joined; they are listed in ``changes: {joined: [...]}``.
+    yet (or that left) are joined; they are listed in ``changes: {joined: [...]}``. A peer
+    that refuses is tried again every ``interval`` seconds for up to ``timeout`` seconds:
+    on a new site the other datacenters converge at the same time and their servers may not
+    answer yet.
 
     .. code-block:: yaml
 
@@ -87,9 +97,15 @@ def wan_joined(name: str, peers: list[str], url: str | None = None) -> dict[str,
             ret["result"] = None
             ret["comment"] = f"Would join over the WAN: {', '.join(missing)}"
             return ret
-        for peer in missing:
-            _salt("join_wan", peer, url=url)
-            joined.append(peer)
+        deadline = time.monotonic() + timeout
+        while True:
+            refused = _join_each(missing, joined, url)
+            if not refused:
+                break
+            if time.monotonic() + interval > deadline:
+                raise SaltException("; ".join(refused.values()))
+            time.sleep(interval)
+            missing = list(refused)
     except SaltException as err:
         # Report the peers joined before the failure: they did change.
         ret["changes"] = {"joined": joined} if joined else {}
@@ -98,6 +114,19 @@ def wan_joined(name: str, peers: list[str], url: str | None = None) -> dict[str,
         return ret
     ret["comment"] = f"Joined over the WAN: {', '.join(joined)}"
     return ret
+
+
+def _join_each(peers: list[str], joined: list[str], url: str | None) -> dict[str, str]:
+    """Join every peer; append the ones joined to ``joined``; return the others' errors."""
+    refused = {}
+    for peer in peers:
+        try:
+            _salt("join_wan", peer, url=url)
+        except SaltException as err:
+            refused[peer] = str(err)
+        else:
+            joined.append(peer)
+    return refused
 
 
 def leader_elected(

@@ -1,30 +1,40 @@
 """
-The one way the platform's modules reach the local Consul agent: a py-consul client built from
-the agent's URL (``consul_cluster:url``, default ``http://127.0.0.1:8500``) and ACL token
-(``consul_cluster:token``). Used by the consul_cluster and rolling_restart modules as
-``__utils__["consul_agent.client"]``.
+The one way the platform's Salt modules reach the local Consul agent: a py-consul client
+(``__utils__["consul_agent.client"]``, used by the consul_cluster and rolling_restart
+modules) built by ``_consul_http.client`` (shared with the registrator) from config:
+
+- ``consul_cluster:url``: the agent's URL, default ``http://127.0.0.1:8500``; ``https://``
+  for an agent with TLS;
+- ``consul_cluster:token``: the ACL token sent with every request (none if unset). It is the
+  only token sent: CONSUL_HTTP_TOKEN in the environment is ignored;
+- ``consul_cluster:ca_file``: the CA that signed an HTTPS agent's certificate (optional;
+  certificates are always verified).
 """
 
-from typing import Any
-from urllib.parse import urlsplit
+import os
 
 from salt.exceptions import SaltInvocationError
 
 try:
     import consul
 
-    HAS_CONSUL = True
-except ImportError:
-    HAS_CONSUL = False
+    # A plain import of the file next to this one: see its description.
+    import _consul_http
+
+    IMPORT_ERROR = ""
+except ImportError as err:
+    IMPORT_ERROR = str(err)
 
 DEFAULT_URL = "http://127.0.0.1:8500"
 # Seconds one HTTP request may take; an agent that accepts and never answers must not hang us.
 REQUEST_TIMEOUT = 10
+# A caller short of time still gives a request this long.
+MIN_REQUEST_TIMEOUT = 1
 
 
 def __virtual__():
-    if not HAS_CONSUL:
-        return (False, "py-consul is not installed")
+    if IMPORT_ERROR:
+        return (False, f"py-consul or _consul_http.py cannot be imported: {IMPORT_ERROR}")
     return True
 
 
@@ -33,32 +43,30 @@ def agent_url(url: str | None = None) -> str:
     return url or __salt__["config.get"]("consul_cluster:url", DEFAULT_URL)
 
 
-def token() -> Any:
-    """The agent's ACL token (``consul_cluster:token``), or None."""
-    return __salt__["config.get"]("consul_cluster:token") or None
+def _setting(name: str) -> str | None:
+    return __salt__["config.get"](f"consul_cluster:{name}") or None
 
 
-def client(
-    url: str | None = None, token: str | None = None, request_timeout: float = REQUEST_TIMEOUT
-) -> "consul.Consul":
-    """A py-consul client of the agent at ``url`` (see ``agent_url``); raises
-    SaltInvocationError naming the setting when the URL is not ``http(s)://host:port``."""
+def client(url: str | None = None, time_left: float | None = None) -> "consul.Consul":
+    """
+    A py-consul client of the agent at ``url`` (see ``agent_url``) with the configured token
+    and CA file. A request may take REQUEST_TIMEOUT seconds, or ``time_left`` if that is
+    shorter (but at least MIN_REQUEST_TIMEOUT). Raises SaltInvocationError naming the setting
+    to fix.
+    """
     url = agent_url(url)
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError as err:
-        raise SaltInvocationError(f"Consul URL {url!r} has an invalid port") from err
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    request_timeout = REQUEST_TIMEOUT
+    if time_left is not None:
+        request_timeout = max(MIN_REQUEST_TIMEOUT, min(REQUEST_TIMEOUT, time_left))
+    ca_file = _setting("ca_file")
+    if ca_file and not os.path.isfile(ca_file):
         raise SaltInvocationError(
-            f"Consul URL {url!r} is not of the form http(s)://host:port: fix the url argument "
-            "or consul_cluster:url"
+            f"consul_cluster:ca_file {ca_file!r} is not a file: name the PEM file of the CA "
+            "that signed the agent's certificate, or unset it"
         )
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return consul.Consul(
-        host=host,
-        port=port or (443 if parts.scheme == "https" else 8500),
-        scheme=parts.scheme,
-        token=token,
-        connections_timeout=request_timeout,
-    )
+    try:
+        return _consul_http.client(
+            url, token=_setting("token"), ca_file=ca_file, request_timeout=request_timeout
+        )
+    except ValueError as err:
+        raise SaltInvocationError(f"{err}: fix the url argument or consul_cluster:url") from err

@@ -133,7 +133,8 @@ def test_wan_joined_fails_on_unreachable_peer_and_reports_the_peers_it_joined(
     unreachable = f"127.0.0.1:{get_unused_localhost_port()}"
 
     ret = consul_cluster_states.wan_joined(
-        name="consul-wan", peers=[consul_dc2.wan_address, unreachable], url=consul_dc1.url
+        name="consul-wan", peers=[consul_dc2.wan_address, unreachable], url=consul_dc1.url,
+        timeout=2, interval=0.5,
     )
 
     assert ret.result is False

@@ -63,3 +63,42 @@ def test_repeated_peers_are_joined_once_in_given_order():
     missing = consul_cluster_state._missing_peers(["10.0.3.11", "10.0.2.11", "10.0.3.11"], [])
 
     assert missing == ["10.0.3.11", "10.0.2.11"]
+
+
+def test_a_refusing_peer_is_tried_again_until_it_answers(monkeypatch):
+    # Datacenters converging at the same time: the peer's server comes up a little later.
+    refusals = iter([True, True, False])
+    calls = []
+
+    def fake_salt(function, *args, **kwargs):
+        if function == "wan_members":
+            return []
+        calls.append(args[0])
+        if next(refusals):
+            raise consul_cluster_state.SaltException(f"WAN join of {args[0]} failed: refused")
+        return True
+
+    monkeypatch.setattr(consul_cluster_state, "_salt", fake_salt)
+    monkeypatch.setattr(consul_cluster_state, "_testing", lambda: False)
+
+    ret = consul_cluster_state.wan_joined("wan", ["10.0.2.11"], timeout=5, interval=0.01)
+
+    assert ret["result"] is True, ret
+    assert ret["changes"] == {"joined": ["10.0.2.11"]}
+    assert calls == ["10.0.2.11"] * 3
+
+
+def test_a_peer_that_never_answers_fails_after_the_timeout(monkeypatch):
+    def fake_salt(function, *args, **kwargs):
+        if function == "wan_members":
+            return []
+        raise consul_cluster_state.SaltException(f"WAN join of {args[0]} failed: refused")
+
+    monkeypatch.setattr(consul_cluster_state, "_salt", fake_salt)
+    monkeypatch.setattr(consul_cluster_state, "_testing", lambda: False)
+
+    ret = consul_cluster_state.wan_joined("wan", ["10.0.2.11"], timeout=0.2, interval=0.05)
+
+    assert ret["result"] is False
+    assert ret["changes"] == {}
+    assert "WAN join of 10.0.2.11 failed" in ret["comment"]

@@ -3,17 +3,14 @@ on resync and on events, and how it behaves while Docker or Consul is unreachabl
 
 import json
 import queue
-import sys
 import threading
 import time
-from pathlib import Path
 
 import docker
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "salt" / "registrator" / "files"))
-from registrator import agent, mapping  # noqa: E402
+from registrator import agent, mapping
 
 CONFIG = agent.Config(hostname="dc1-compute-1", address="10.231.1.101", retry_max=0.05)
 
@@ -215,6 +212,20 @@ def test_config_reads_every_key(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"tags": ["docker"], "internal": True, "resync": 5}))
     assert agent.Config.load(path) == agent.Config(tags=("docker",), internal=True, resync=5)
+
+
+def test_config_rejects_a_consul_url_that_is_not_http_host_port(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"consul_url": "127.0.0.1:8500"}))
+    with pytest.raises(ValueError, match=r"consul_url: Consul URL '127.0.0.1:8500' is not of"):
+        agent.Config.load(path)
+
+
+def test_the_consul_client_reaches_an_ipv6_agent_as_the_salt_modules_do(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"consul_url": "https://[2001:db8::11]"}))
+    client = agent.consul_client(agent.Config.load(path))
+    assert client.http.base_uri == "https://[2001:db8::11]:443"
 
 
 def test_services_carry_the_registrator_mark():

@@ -1,12 +1,8 @@
 """The registrator's container-to-service rules (``salt/registrator/files/registrator``)."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "salt" / "registrator" / "files"))
-from registrator import mapping  # noqa: E402
+from registrator import mapping
 
 HOST = mapping.Settings(hostname="dc1-compute-1", address="10.231.1.101")
 

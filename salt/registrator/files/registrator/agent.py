@@ -17,13 +17,12 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import consul
 import docker
 import requests
 
-from . import mapping
+from . import _consul_http, mapping
 
 log = logging.getLogger("registrator")
 
@@ -71,8 +70,10 @@ class Config:
         if "tags" in raw:
             raw["tags"] = tuple(raw["tags"])
         config = cls(**raw)
-        if urlsplit(config.consul_url).scheme not in ("http", "https"):
-            raise ValueError(f"{path}: consul_url {config.consul_url!r} is not http(s)://host:port")
+        try:
+            _consul_http.endpoint(config.consul_url)
+        except ValueError as err:
+            raise ValueError(f"{path}: consul_url: {err}") from err
         if config.resync <= 0 or config.retry_max <= 0:
             raise ValueError(f"{path}: resync and retry_max must be positive seconds")
         return config
@@ -105,12 +106,10 @@ def notify(message: str) -> None:
 
 
 def consul_client(config: Config) -> consul.Consul:
-    parts = urlsplit(config.consul_url)
-    return consul.Consul(
-        host=parts.hostname,
-        port=parts.port or (443 if parts.scheme == "https" else 8500),
-        scheme=parts.scheme,
-        connections_timeout=config.request_timeout,
+    """A client of the agent at ``consul_url``, built as the platform's Salt modules build theirs
+    (``_consul_http``: IPv6 hosts, HTTPS); without ACL token so far."""
+    return _consul_http.client(
+        config.consul_url, token=None, ca_file=None, request_timeout=config.request_timeout
     )
 
 

@@ -1,0 +1,1 @@
+../../../../_utils/_consul_http.py

@@ -9,7 +9,6 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
-{%- from tplroot ~ "/macros.jinja" import host_address with context %}
 {%- if 'encrypt' in consul.config %}
 {{-   raise("pillar consul:config:encrypt would write the gossip key into consul.json: "
             ~ "set consul:encrypt instead") }}
@@ -19,28 +18,24 @@
 {%- set computed = {
       'datacenter': plan.datacenter,
       'data_dir': consul.data_dir,
-      'node_name': grains['id'],
+      'node_name': plan.host.id,
       'server': plan.is_control,
       'retry_join': plan.lan_peers,
     } %}
+{#- Consul refuses to pick an address itself when the host has several private ones (a compute
+    node's docker0): the plan's host address is the one every formula uses. #}
+{%- do computed.update({'advertise_addr': plan.host.address}) %}
 {%- if plan.is_control %}
-{%-   set member = plan.members | selectattr('id', 'equalto', grains['id']) | first %}
 {%-   do computed.update({
         'bootstrap_expect': plan.bootstrap_expect,
-        'advertise_addr': member.address,
-        'advertise_addr_wan': member.wan_address,
+        'advertise_addr_wan': plan.host.wan_address,
         'leave_on_terminate': False,
       }) %}
-{%- else %}
-{#-   Consul refuses to pick an address itself when the host has several private ones (a
-      compute node's docker0): take the given one, else the source address of the route
-      towards the datacenter's servers (host_address, the rule every formula shares). #}
-{%-   set advertise_addr = host_address(
-        salt['grains.get']('consul:advertise_addr') or consul.advertise_addr) %}
-{%-   do computed.update({'advertise_addr': advertise_addr}) %}
 {%- endif %}
-{#- ui_config replaced ui in Consul 1.9, and 1.8 rejects it. #}
-{%- if salt['pkg.version_cmp'](consul.version, '1.9.0') < 0 %}
+{#- ui_config replaced ui in Consul 1.9, and 1.8 rejects it. The version is compared here, where
+    the template renders: the plan check has made sure it is a version. #}
+{%- set release = consul.version.split('+')[0].split('-')[0].split('.') | map('int') | list %}
+{%- if release[:2] < [1, 9] %}
 {%-   do computed.update({'ui': consul.ui}) %}
 {%- else %}
 {%-   do computed.update({'ui_config': {'enabled': consul.ui}}) %}
@@ -91,7 +86,7 @@ consul-config-file-file-serialize:
 consul-config-file-file-managed-encrypt:
   file.managed:
     - name: {{ encrypt_file }}
-    - source: salt://{{ tplroot }}/files/default/encrypt.json.jinja
+    - source: salt://{{ tplroot }}/files/encrypt.json.jinja
     - template: jinja
     - context:
         config:

@@ -23,6 +23,10 @@ consul-install-archive-archive-extracted:
     - user: root
     - group: root
     - trim_output: True
+    {#- The release's directory is named by its version and holds only what the verified
+        archive held: once its binary is there, nothing is fetched again (no SHA256SUMS
+        download, and an honest empty report in test mode). #}
+    - if_missing: {{ directory }}/consul
 
 consul-install-archive-file-symlink:
   file.symlink:

@@ -16,7 +16,7 @@ include:
 consul-service-running-file-managed-unit:
   file.managed:
     - name: {{ consul.service.unit }}
-    - source: salt://{{ tplroot }}/files/default/consul.service.jinja
+    - source: salt://{{ tplroot }}/files/consul.service.jinja
     - template: jinja
     - context:
         config:

@@ -3,8 +3,10 @@
     Other hosts get no state from this file. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_service_running = tplroot ~ '.service.running' %}
+{%- from tplroot ~ "/map.jinja" import consul with context %}
+{%- set plan = salt['quorum.plan']() %}
 
-{%- if salt['quorum.is_control']() %}
+{%- if plan.is_control %}
 
 include:
   - {{ sls_service_running }}
@@ -12,7 +14,8 @@ include:
 consul-wan-joined-consul-cluster-wan-joined:
   consul_cluster.wan_joined:
     - name: wan
-    - peers: {{ salt['quorum.wan_peers']() | json }}
+    - peers: {{ plan.wan_peers | json }}
+    - timeout: {{ consul.wan.join_timeout }}
     - require:
       - consul_cluster: consul-service-running-consul-cluster-leader-elected
 {%- endif %}

@@ -8,8 +8,16 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import dns with context %}
 {%- set resolv_conf = dns.resolv_conf %}
-{%- set points_at_dnsmasq = "grep -Eq '^[[:space:]]*nameserver[[:space:]]+"
-      ~ dns.listen_address | replace('.', '[.]') ~ "([[:space:]]|$)' " ~ resolv_conf.path %}
+{#- The checks below run inside the host's Salt (file.search), not as a shell command: a
+    no-op run costs nothing for them. #}
+{%- set points_at_dnsmasq = {
+      'fun': 'file.search',
+      'path': resolv_conf.path,
+      'pattern': '^[ \\t]*nameserver[ \\t]+' ~ dns.listen_address | replace('.', '[.]')
+                 ~ '([ \\t]|$)',
+      'multiline': True,
+      'ignore_if_missing': True,
+    } %}
 
 dns-config-file-file-copy-upstream:
   file.copy:
@@ -19,7 +27,8 @@ dns-config-file-file-copy-upstream:
     - user: root
     - group: root
     - mode: '0644'
-    - unless: {{ points_at_dnsmasq | json }}
+    - unless:
+      - {{ points_at_dnsmasq | json }}
 
 {%- if not dns.upstream_nameservers %}
 
@@ -30,8 +39,13 @@ dns-config-file-test-fail-without-changes-upstream:
         {{ resolv_conf.upstream }} does not exist, so the upstream nameservers are unknown:
         put the host's original nameservers back into {{ resolv_conf.path }}, or list them
         in pillar dns:upstream_nameservers
-    - onlyif: {{ points_at_dnsmasq | json }}
-    - unless: test -s {{ resolv_conf.upstream }}
+    - onlyif:
+      - {{ points_at_dnsmasq | json }}
+    - unless:
+      - fun: file.search
+        path: {{ resolv_conf.upstream }}
+        pattern: nameserver
+        ignore_if_missing: True
     - require:
       - file: dns-config-file-file-copy-upstream
 {%- endif %}
@@ -39,7 +53,7 @@ dns-config-file-test-fail-without-changes-upstream:
 dns-config-file-file-managed:
   file.managed:
     - name: {{ dns.config_file }}
-    - source: salt://{{ tplroot }}/files/default/dnsmasq.conf.jinja
+    - source: salt://{{ tplroot }}/files/dnsmasq.conf.jinja
     - template: jinja
     - context:
         config:

@@ -17,7 +17,7 @@ include:
 dns-resolver-file-file-managed:
   file.managed:
     - name: {{ dns.resolv_conf.path }}
-    - source: salt://{{ tplroot }}/files/default/resolv.conf.jinja
+    - source: salt://{{ tplroot }}/files/resolv.conf.jinja
     - template: jinja
     - context:
         config:

@@ -8,10 +8,15 @@
 {%- set bridge_ip = docker.bridge.address.split('/')[0] %}
 {%- set cgroup_driver = docker.cgroup_driver %}
 {%- if cgroup_driver == 'auto' %}
-{#-   The unified hierarchy (cgroup v2) has cgroup.controllers at its root; systemd owns it
-      there and Docker must go through systemd. On cgroup v1, cgroupfs is Docker's default. #}
-{%-   set cgroup_v2 = salt['file.file_exists']('/sys/fs/cgroup/cgroup.controllers') %}
-{%-   set cgroup_driver = 'systemd' if cgroup_v2 else 'cgroupfs' %}
+{#-   On the unified hierarchy (cgroup v2, the grain cgroup_version of _grains/platform.py)
+      systemd owns the cgroups and Docker must go through systemd. On cgroup v1, cgroupfs is
+      Docker's default. #}
+{%-   if grains.get('cgroup_version') not in (1, 2) %}
+{{-     raise("grain cgroup_version is missing on " ~ grains['id'] ~ ": the platform's grains "
+              ~ "(_grains/platform.py) did not load; run saltutil.sync_grains, or set "
+              ~ "docker:cgroup_driver to systemd or cgroupfs") }}
+{%-   endif %}
+{%-   set cgroup_driver = 'systemd' if grains['cgroup_version'] == 2 else 'cgroupfs' %}
 {%- endif %}
 {%- set computed = {
       'bip': docker.bridge.address,

@@ -1,6 +1,6 @@
 {#- The engine's health as the Consul node check `docker`: a TTL check that a systemd timer
     feeds every docker:health:interval with the engine's answer to GET /_ping on its unix
-    socket (files/default/docker-consul-check.py says why neither a script nor a TCP check).
+    socket (files/docker-consul-check.py says why neither a script nor a TCP check).
     A node check: while it is critical, Consul DNS returns none of the node's services.
     The state is green once the check is registered and passing. #}
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -24,7 +24,7 @@ include:
 docker-health-check-file-managed-script:
   file.managed:
     - name: {{ health.script }}
-    - source: salt://{{ tplroot }}/files/default/docker-consul-check.py
+    - source: salt://{{ tplroot }}/files/docker-consul-check.py
     - user: root
     - group: root
     - mode: '0755'
@@ -35,7 +35,7 @@ docker-health-check-file-managed-script:
 docker-health-check-file-managed-{{ kind }}:
   file.managed:
     - name: {{ path }}
-    - source: salt://{{ tplroot }}/files/default/docker-consul-check.{{ kind }}.jinja
+    - source: salt://{{ tplroot }}/files/docker-consul-check.{{ kind }}.jinja
     - template: jinja
     - context:
         config:

@@ -6,39 +6,37 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "consul/macros.jinja" import host_address with context %}
-{%- if not salt['quorum.is_control']() %}
-{{-   raise("host " ~ grains['id'] ~ " is not a control node of its datacenter: Marathon runs "
-            ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes") }}
+{%- from "platform/macros.jinja" import environment_file, flag_variables with context %}
+{%- set plan = salt['quorum.plan']() %}
+{%- if not plan.host.is_control %}
+{{-   raise("host " ~ plan.host.id ~ " is not a control node of its datacenter: Marathon runs "
+            ~ "on the nodes of pillar datacenters:" ~ plan.datacenter ~ ":control_nodes") }}
 {%- endif %}
 {%- set flags = salt['slsutil.merge'](marathon.flags, {
-      'master': salt['quorum.zk_url']('/mesos', client_port=marathon.zookeeper_client_port),
-      'zk': salt['quorum.zk_url']('/marathon', client_port=marathon.zookeeper_client_port),
-      'hostname': host_address(),
+      'master': plan.mesos_zk_url,
+      'zk': plan.marathon_zk_url,
+      'hostname': plan.host.address,
       'http_port': marathon.http_port,
     }, strategy='overwrite') %}
+{#- Marathon's switches: an empty MARATHON_<FLAG> turns --<flag> on, an empty
+    MARATHON_DISABLE_<FLAG> turns it off. #}
+{%- set switched_flags = {} %}
+{%- for name, value in flags | dictsort %}
+{%-   if value is sameas true or value is sameas false %}
+{%-     do switched_flags.update({('' if value else 'disable_') ~ name: ''}) %}
+{%-   else %}
+{%-     do switched_flags.update({name: value}) %}
+{%-   endif %}
+{%- endfor %}
+{%- set flag_environment = {} %}
+{%- do flag_variables(flag_environment, 'MARATHON_', switched_flags) %}
 {%- set environment = salt['slsutil.merge'](marathon.environment, {
       'JAVA_OPTS': '-Xms' ~ marathon.jvm.heap ~ ' -Xmx' ~ marathon.jvm.heap,
     }, strategy='overwrite') %}
 
 include:
   - {{ sls_install }}
-
-marathon-config-file-file-managed-environment:
-  file.managed:
-    - name: {{ marathon.environment_file }}
-    - source: salt://zookeeper/files/default/environment.jinja
-    - template: jinja
-    - context:
-        config:
-          formula: marathon
-          environment: {{ environment | json }}
-          prefix: MARATHON_
-          booleans: presence
-          flags: {{ flags | json }}
-    - user: root
-    - group: root
-    - mode: '0644'
-    - makedirs: True
-    - require:
-      - sls: {{ sls_install }}
+{{ environment_file('marathon-config-file', 'marathon', marathon.environment_file, [
+    {'comment': '', 'variables': environment},
+    {'comment': 'Command-line flags: MARATHON_<FLAG> is --<flag>.', 'variables': flag_environment},
+  ], sls_install) }}

@@ -2,8 +2,8 @@
     the definition changes. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "consul/macros.jinja" import consul_service, host_address with context %}
-{%- set address = host_address() %}
+{%- from "consul/macros.jinja" import consul_service with context %}
+{%- set address = salt['quorum.plan']().host.address %}
 
 include:
   - consul.service.running

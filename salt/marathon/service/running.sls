@@ -5,8 +5,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "zookeeper/macros.jinja" import systemd_service with context %}
-{%- from "consul/macros.jinja" import host_address with context %}
+{%- from "platform/macros.jinja" import systemd_service with context %}
+{%- set plan = salt['quorum.plan']() %}
 {%- set binary = marathon.install[marathon.install.method].bin %}
 
 include:
@@ -28,15 +28,15 @@ include:
       'limit_nofile': marathon.service.limit_nofile,
       'service_options': {'SuccessExitStatus': 143},
     },
-    'runnable': marathon.install.method != 'none' or salt['file.file_exists'](binary),
+    'binary_optional': marathon.install.method == 'none',
     'binary': binary,
     'restart_on': [sls_config_file],
     'require': [{'sls': 'mesos.service.master'}],
     'health': {
-      'function': 'rolling_restart.http_ok',
-      'kwargs': {'url': 'http://' ~ host_address() ~ ':' ~ marathon.http_port ~ '/ping'},
+      'function': 'http_probe.ok',
+      'kwargs': {'url': 'http://' ~ plan.host.address ~ ':' ~ marathon.http_port ~ '/ping'},
       'timeout': marathon.health.timeout,
     },
-    'lock': marathon.rolling_restart.lock.format(datacenter=grains['datacenter']),
+    'lock': marathon.rolling_restart.lock.format(datacenter=plan.datacenter),
     'lock_timeout': marathon.rolling_restart.lock_timeout,
   }) }}

@@ -6,14 +6,14 @@
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- from tplroot ~ "/macros.jinja" import flags_file with context %}
-{%- from "consul/macros.jinja" import host_address with context %}
-{%- set address = host_address(mesos.agent.ip) %}
+{%- set plan = salt['quorum.plan']() %}
+{%- set address = mesos.agent.ip or plan.host.address %}
 {%- set attributes = salt['slsutil.merge'](
       mesos.agent.attributes,
-      {'datacenter': grains['datacenter'], 'node': grains['id']},
+      {'datacenter': plan.datacenter, 'node': plan.host.id},
       strategy='overwrite') %}
 {%- set flags = salt['slsutil.merge'](mesos.agent.flags, {
-      'master': salt['quorum.zk_url']('/mesos', client_port=mesos.zookeeper_client_port),
+      'master': plan.mesos_zk_url,
       'work_dir': mesos.agent.work_dir,
       'ip': address,
       'hostname': address,

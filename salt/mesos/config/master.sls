@@ -6,16 +6,16 @@
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- from tplroot ~ "/macros.jinja" import flags_file with context %}
-{%- from "consul/macros.jinja" import host_address with context %}
-{%- if not salt['quorum.is_control']() %}
+{%- set plan = salt['quorum.plan']() %}
+{%- if not plan.host.is_control %}
 {{-   raise("host " ~ grains['id'] ~ " is not a control node of its datacenter: Mesos masters run "
             ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes") }}
 {%- endif %}
-{%- set address = host_address() %}
+{%- set address = plan.host.address %}
 {%- set flags = salt['slsutil.merge'](mesos.master.flags, {
-      'zk': salt['quorum.zk_url']('/mesos', client_port=mesos.zookeeper_client_port),
-      'quorum': salt['quorum.majority'](),
-      'cluster': grains['datacenter'],
+      'zk': plan.mesos_zk_url,
+      'quorum': plan.majority,
+      'cluster': plan.datacenter,
       'work_dir': mesos.master.work_dir,
       'ip': address,
       'hostname': address,

@@ -3,8 +3,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- from tplroot ~ "/macros.jinja" import registration with context %}
-{%- from "consul/macros.jinja" import host_address with context %}
+{%- set plan = salt['quorum.plan']() %}
 
 include:
   - consul.service.running
-{{ registration('master', mesos.master, host_address()) }}
+{{ registration('master', mesos.master, plan.host.address) }}

@@ -5,8 +5,9 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config = tplroot ~ '.config.agent' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
-{%- from "zookeeper/macros.jinja" import systemd_service with context %}
-{%- from "consul/macros.jinja" import host_address with context %}
+{%- from "platform/macros.jinja" import systemd_service with context %}
+{%- set plan = salt['quorum.plan']() %}
+{%- set address = mesos.agent.ip or plan.host.address %}
 {%- set binary = mesos.install[mesos.install.method].agent_bin %}
 
 include:
@@ -26,14 +27,14 @@ include:
       'limit_nofile': mesos.agent.service.limit_nofile,
       'service_options': {'KillMode': 'process', 'Delegate': 'true'},
     },
-    'runnable': mesos.install.method != 'none' or salt['file.file_exists'](binary),
+    'binary_optional': mesos.install.method == 'none',
     'binary': binary,
     'restart_on': [sls_config],
     'require': [],
     'health': {
-      'function': 'rolling_restart.http_ok',
+      'function': 'http_probe.ok',
       'kwargs': {
-        'url': 'http://' ~ host_address(mesos.agent.ip) ~ ':' ~ mesos.agent.port ~ '/health',
+        'url': 'http://' ~ address ~ ':' ~ mesos.agent.port ~ '/health',
       },
       'timeout': mesos.agent.health.timeout,
     },

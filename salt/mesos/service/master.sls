@@ -5,8 +5,9 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config = tplroot ~ '.config.master' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
-{%- from "zookeeper/macros.jinja" import systemd_service with context %}
-{%- from "consul/macros.jinja" import host_address with context %}
+{%- from "platform/macros.jinja" import systemd_service with context %}
+{%- set plan = salt['quorum.plan']() %}
+{%- set address = plan.host.address %}
 {%- set binary = mesos.install[mesos.install.method].master_bin %}
 
 include:
@@ -27,15 +28,15 @@ include:
       'limit_nofile': mesos.master.service.limit_nofile,
       'service_options': {},
     },
-    'runnable': mesos.install.method != 'none' or salt['file.file_exists'](binary),
+    'binary_optional': mesos.install.method == 'none',
     'binary': binary,
     'restart_on': [sls_config],
     'require': [{'sls': 'zookeeper.service.running'}],
     'health': {
-      'function': 'rolling_restart.http_ok',
-      'kwargs': {'url': 'http://' ~ host_address() ~ ':' ~ mesos.master.port ~ '/health'},
+      'function': 'http_probe.ok',
+      'kwargs': {'url': 'http://' ~ address ~ ':' ~ mesos.master.port ~ '/health'},
       'timeout': mesos.master.health.timeout,
     },
-    'lock': mesos.master.rolling_restart.lock.format(datacenter=grains['datacenter']),
+    'lock': mesos.master.rolling_restart.lock.format(datacenter=plan.datacenter),
     'lock_timeout': mesos.master.rolling_restart.lock_timeout,
   }) }}

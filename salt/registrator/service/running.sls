@@ -18,7 +18,7 @@ include:
 registrator-service-running-file-managed-unit:
   file.managed:
     - name: {{ registrator.service.unit }}
-    - source: salt://{{ tplroot }}/files/default/registrator.service.jinja
+    - source: salt://{{ tplroot }}/files/registrator.service.jinja
     - template: jinja
     - context:
         config:

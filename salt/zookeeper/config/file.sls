@@ -5,17 +5,17 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- set myid = salt['quorum.zookeeper_id']() %}
+{%- from "platform/macros.jinja" import environment_file with context %}
+{%- set plan = salt['quorum.plan']() %}
+{%- set myid = plan.zookeeper_id %}
 {%- if not myid %}
 {{-   raise("host " ~ grains['id'] ~ " is not a control node of its datacenter: ZooKeeper runs "
             ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes; "
             ~ "apply the zookeeper formula to those only") }}
 {%- endif %}
-{%- set servers = salt['quorum.zookeeper_servers'](
-      peer_port=zookeeper.ports.peer, election_port=zookeeper.ports.election) %}
 {%- set settings = salt['slsutil.merge'](
       zookeeper.config,
-      {'dataDir': zookeeper.data_dir, 'clientPort': zookeeper.ports.client},
+      {'dataDir': zookeeper.data_dir, 'clientPort': plan.zookeeper_ports.client},
       strategy='overwrite') %}
 {%- set jvm_flags = ['-Xms' ~ zookeeper.jvm.heap, '-Xmx' ~ zookeeper.jvm.heap] %}
 {%- for name, value in zookeeper.jvm.system_properties | dictsort %}
@@ -44,14 +44,14 @@ zookeeper-config-file-file-directory-{{ name }}:
 {%- endfor %}
 
 {%- for name, properties, lines in [
-      ('zoo.cfg', settings, servers),
+      ('zoo.cfg', settings, plan.zookeeper_servers),
       ('log4j.properties', zookeeper.log4j, []),
     ] if properties %}
 
 zookeeper-config-file-file-managed-{{ name }}:
   file.managed:
     - name: {{ zookeeper.config_dir }}/{{ name }}
-    - source: salt://{{ tplroot }}/files/default/properties.jinja
+    - source: salt://{{ tplroot }}/files/properties.jinja
     - template: jinja
     - context:
         config:
@@ -75,20 +75,5 @@ zookeeper-config-file-file-managed-myid:
     - makedirs: True
     - require:
       - sls: {{ sls_install }}
-
-zookeeper-config-file-file-managed-environment:
-  file.managed:
-    - name: {{ zookeeper.service.environment_file }}
-    - source: salt://{{ tplroot }}/files/default/environment.jinja
-    - template: jinja
-    - context:
-        config:
-          formula: zookeeper
-          environment: {{ environment | json }}
-          flags: {}
-    - user: root
-    - group: root
-    - mode: '0644'
-    - makedirs: True
-    - require:
-      - sls: {{ sls_install }}
+{{ environment_file('zookeeper-config-file', 'zookeeper', zookeeper.service.environment_file,
+                    [{'comment': '', 'variables': environment}], sls_install) }}

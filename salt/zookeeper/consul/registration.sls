@@ -2,16 +2,18 @@
     port; the local agent reloads when the definition changes. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- from "consul/macros.jinja" import consul_service, host_address with context %}
-{%- set address = host_address() %}
-{%- set endpoint = address ~ ':' ~ zookeeper.ports.client %}
+{%- from "consul/macros.jinja" import consul_service with context %}
+{%- set plan = salt['quorum.plan']() %}
+{%- set address = plan.host.address %}
+{%- set port = plan.zookeeper_ports.client %}
+{%- set endpoint = address ~ ':' ~ port %}
 
 include:
   - consul.service.running
 {{ consul_service('zookeeper-consul-registration', {
     'name': 'zookeeper',
     'address': address,
-    'port': zookeeper.ports.client,
+    'port': port,
     'tags': zookeeper.consul.tags,
     'checks': [{
       'id': 'zookeeper-client-port',

@@ -6,7 +6,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- from tplroot ~ "/macros.jinja" import systemd_service with context %}
+{%- from "platform/macros.jinja" import systemd_service with context %}
+{%- set plan = salt['quorum.plan']() %}
 {%- set bin_dir = zookeeper.install[zookeeper.install.method].bin_dir %}
 {%- set binary = bin_dir ~ '/zkServer.sh' %}
 
@@ -28,15 +29,15 @@ include:
       'limit_nofile': zookeeper.service.limit_nofile,
       'service_options': {'SuccessExitStatus': 143},
     },
-    'runnable': zookeeper.install.method != 'none' or salt['file.file_exists'](binary),
+    'binary_optional': zookeeper.install.method == 'none',
     'binary': binary,
     'restart_on': [sls_config_file],
     'require': [],
     'health': {
       'function': 'zookeeper_probe.serving',
-      'kwargs': {'port': zookeeper.ports.client},
+      'kwargs': {'port': plan.zookeeper_ports.client},
       'timeout': zookeeper.health.timeout,
     },
-    'lock': zookeeper.rolling_restart.lock.format(datacenter=grains['datacenter']),
+    'lock': zookeeper.rolling_restart.lock.format(datacenter=plan.datacenter),
     'lock_timeout': zookeeper.rolling_restart.lock_timeout,
   }) }}

@@ -4,6 +4,10 @@ Cold: the lab's hosts are recreated from the image (bare hosts: nothing installe
 image, the mirror's cache and the salt-ssh thin are kept, as on a site that converges new
 hosts), then one ``salt-ssh '*' state.highstate``. No-op: the highstate again, several times.
 
+For each no-op run it prints the wall time, the slowest host's states (the sum of their
+``duration``: the time the states themselves take) and the ratio of the two: what salt-ssh
+adds around the states (SSH round trips, rendering, module sync).
+
     .venv/bin/python bench/converge.py [--noop-runs 3] [--skip-cold]
 """
 
@@ -22,13 +26,15 @@ from lab.__main__ import saved_layout  # noqa: E402
 from lab.image import image_tag  # noqa: E402
 
 
-def timed_highstate() -> tuple[float, int, int]:
+def timed_highstate() -> tuple[float, int, int, float]:
+    """Wall seconds, changes, failures and the slowest host's summed state seconds."""
     started = time.monotonic()
     results = converge.highstate()
     elapsed = time.monotonic() - started
     changed = sum(len(result.changed) for result in results.values())
     failed = sum(len(result.failed) + bool(result.error) for result in results.values())
-    return elapsed, changed, failed
+    slowest_states = max(result.seconds for result in results.values())
+    return elapsed, changed, failed, slowest_states
 
 
 def recreate_hosts(layout) -> float:
@@ -36,8 +42,9 @@ def recreate_hosts(layout) -> float:
     started = time.monotonic()
     for host in layout.hosts:
         client.containers.get(host.name).remove(force=True, v=True)
+    tags = {release: image_tag(release) for release in layout.releases}
     for host in layout.hosts:
-        hosts.ensure_host(client, layout, host, image_tag())
+        hosts.ensure_host(client, layout, host, tags)
     hosts.wait_until_booted(client, [host.name for host in layout.hosts])
     return time.monotonic() - started
 
@@ -53,15 +60,20 @@ def main() -> int:
     if not args.skip_cold:
         boot = recreate_hosts(layout)
         print(f"hosts recreated and booted:  {boot:7.1f} s")
-        cold, changed, failed = timed_highstate()
+        cold, changed, failed, _ = timed_highstate()
         print(f"cold converge:               {cold:7.1f} s  ({changed} changes, {failed} failed)")
-    noop = []
+    noop, ratios = [], []
     for run in range(1, args.noop_runs + 1):
-        elapsed, changed, failed = timed_highstate()
+        elapsed, changed, failed, states = timed_highstate()
         noop.append(elapsed)
-        print(f"no-op converge #{run}:          {elapsed:7.1f} s  ({changed} changes, {failed} failed)")
+        ratios.append(elapsed / states)
+        print(
+            f"no-op converge #{run}:          {elapsed:7.1f} s  ({changed} changes, {failed} failed;"
+            f" slowest host's states {states:.1f} s, wall/states {elapsed / states:.1f})"
+        )
     if noop:
         print(f"no-op median:                {statistics.median(noop):7.1f} s")
+        print(f"no-op wall/states median:    {statistics.median(ratios):7.1f}")
         if cold is not None:
             print(f"cold / no-op ratio:          {cold / statistics.median(noop):7.1f}")
     return 0

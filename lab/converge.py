@@ -1,6 +1,7 @@
 """Run the product's own salt-ssh against the lab, as an operator would, and sum up."""
 
 import json
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -9,17 +10,22 @@ from .inventory import SALTFILE
 from .paths import LAB_DIR, REPO, VENV_BIN
 
 LAST_RUN = LAB_DIR / "last-highstate.json"
+NOTHING_APPLIED = "no state applied: salt/top.sls gives this host nothing"
+RENDER_ERROR = re.compile(r"^salt\.exceptions\.\w+: (.+)$", re.MULTILINE)
 
 
 @dataclass
 class HostResult:
-    """What one host's highstate did: states that changed, states that failed, or an error."""
+    """What one host's highstate did: states that changed, that would change (``result: None``
+    in test mode), that failed, or an error; and the seconds its states took, summed."""
 
     name: str
     states: int = 0
     changed: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     error: str = ""
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -34,9 +40,14 @@ def salt_ssh(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
     )
 
 
-def highstate(target: str = "*", test: bool = False) -> dict[str, HostResult]:
-    """Apply (or with ``test`` dry-run) the highstate on the target; keep the raw answer."""
+def highstate(
+    target: str = "*", test: bool = False, roster: str | None = None
+) -> dict[str, HostResult]:
+    """Apply (or with ``test`` dry-run) the highstate on the target; keep the raw answer.
+    ``roster`` replaces the lab's roster file for this run."""
     args = [target, "state.highstate", "--out=json", "--static"]
+    if roster:
+        args.append(f"--roster-file={roster}")
     if test:
         args.append("test=True")
     started = time.monotonic()
@@ -49,7 +60,15 @@ def highstate(target: str = "*", test: bool = False) -> dict[str, HostResult]:
             f"salt-ssh gave no JSON (exit {finished.returncode}) after "
             f"{time.monotonic() - started:.0f} s:\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}"
         ) from None
-    return {name: summarise(name, returned) for name, returned in answer.items()}
+    results = {name: summarise(name, returned) for name, returned in answer.items()}
+    # A top file that fails to render gives the host no state at all: the reason is only in
+    # salt-ssh's log, as the exception's message.
+    reasons = list(dict.fromkeys(RENDER_ERROR.findall(finished.stderr)))
+    for name, result in results.items():
+        if result.error == NOTHING_APPLIED and reasons:
+            own = [reason for reason in reasons if name in reason] or reasons
+            result.error += ": " + "; ".join(own)
+    return results
 
 
 def summarise(name: str, returned) -> HostResult:
@@ -60,16 +79,19 @@ def summarise(name: str, returned) -> HostResult:
         result.error = "\n".join(returned) if isinstance(returned, list) else str(returned)
         return result
     if not returned:
-        result.error = "no state applied: salt/top.sls gives this host nothing"
+        result.error = NOTHING_APPLIED
         return result
     for state_key, state in returned.items():
         if not isinstance(state, dict) or "result" not in state:
             result.error = f"{state_key}: {state}"
             continue
         result.states += 1
+        result.seconds += float(state.get("duration") or 0) / 1000
         state_id = state.get("__id__", state_key)
         if state["result"] is False:
             result.failed.append(f"{state_id}: {state.get('comment', '')}")
+        elif state["result"] is None:
+            result.pending.append(f"{state_id}: {state.get('comment', '')}")
         elif state.get("changes"):
             result.changed.append(state_id)
     return result

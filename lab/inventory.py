@@ -21,6 +21,18 @@ SALTFILE = LAB_DIR / "Saltfile"
 GOSSIP_KEY = LAB_DIR / "secrets" / "consul-gossip-key"
 
 
+# Recreated hosts get new host keys: no known_hosts. One SSH connection per host, kept for a
+# minute and shared by salt-ssh's ssh and scp calls (each run makes several per host):
+# about a sixth of a no-op highstate's CPU on the lab is key exchanges otherwise.
+SSH_OPTIONS = [
+    "StrictHostKeyChecking=no",
+    "UserKnownHostsFile=/dev/null",
+    "ControlMaster=auto",
+    "ControlPath=/tmp/saltplatform-lab-ssh-%C",
+    "ControlPersist=60",
+]
+
+
 def ensure_ssh_key() -> None:
     if SSH_KEY.exists():
         return
@@ -41,9 +53,14 @@ def gossip_key() -> str:
     return GOSSIP_KEY.read_text().strip()
 
 
-def _dump(path, data, header: str) -> None:
+def _dump(path, data, header: str, mode: int = 0o644) -> None:
+    """Write a YAML file that has ``mode`` from its first byte (a secret is never readable by
+    others, not even for a moment)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"# {header}\n" + yaml.safe_dump(data, sort_keys=False))
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(f"# {header}\n" + yaml.safe_dump(data, sort_keys=False))
 
 
 def write(layout: Layout) -> None:
@@ -58,7 +75,7 @@ def write(layout: Layout) -> None:
             "minion_opts": {
                 "grains": {"roles": list(host.roles), "datacenter": host.datacenter},
             },
-            "ssh_options": ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null"],
+            "ssh_options": SSH_OPTIONS,
         }
         for host in layout.hosts
     }
@@ -92,8 +109,7 @@ def write(layout: Layout) -> None:
         "lab": {"mirror": mirror},
         **site_pillar(mirror),
     }
-    _dump(PILLAR_DIR / "site.sls", site, generated + " Holds the lab's gossip key.")
-    os.chmod(PILLAR_DIR / "site.sls", 0o600)
+    _dump(PILLAR_DIR / "site.sls", site, generated + " Holds the lab's gossip key.", 0o600)
     top = {
         "base": {
             "*": ["site", *(f"datacenters.{name}" for name in layout.datacenters)],
@@ -110,6 +126,10 @@ def write(layout: Layout) -> None:
         "module_dirs": [str(REPO)],
         # py-consul, which the consul_cluster module needs, travels in salt-ssh's thin.
         "thin_extra_mods": "consul",
+        # The hosts' grains are computed afresh on every run: a roster edit (roles,
+        # datacenter) and the platform grains take effect at once, not after the cache's
+        # five minutes.
+        "ssh_minion_opts": {"grains_cache": False},
         "state_output": "changes",
     }
     _dump(CONFIG_DIR / "master", master, generated)

@@ -85,8 +85,17 @@ class Lab:
     def start(self, host: Host) -> None:
         self.client.containers.get(host.name).start()
 
-    def highstate(self, target: str = "*", test: bool = False) -> dict:
-        return converge.highstate(target=target, test=test)
+    def highstate(self, target: str = "*", test: bool = False, roster: str | None = None) -> dict:
+        return converge.highstate(target=target, test=test, roster=roster)
+
+    def grain(self, host: Host, name: str, roster=None):
+        """A grain of the host as salt-ssh sees it (with the lab's roster, or ``roster``)."""
+        args = [host.name, "grains.get", name, "--out=json", "--static"]
+        if roster:
+            args.append(f"--roster-file={roster}")
+        finished = converge.salt_ssh(*args, timeout=300)
+        answer = json.loads(finished.stdout)[host.name]
+        return answer.get("return", answer) if isinstance(answer, dict) else answer
 
     @staticmethod
     def quote(value: str) -> str:

@@ -4,6 +4,9 @@ convergence that is idempotent, and a dc1 that survives the loss of one control 
 import json
 
 import pytest
+import yaml
+
+from lab.inventory import ROSTER
 
 
 def servers(lab, datacenter=None):
@@ -81,11 +84,29 @@ def test_second_highstate_changes_nothing(lab):
         assert result.changed == [], (name, result.changed)
 
 
-def test_highstate_in_test_mode_changes_nothing(lab):
+def test_highstate_in_test_mode_reports_nothing_to_change(lab):
     results = lab.highstate(test=True)
+    assert set(results) == {host.name for host in lab.hosts}
     for name, result in results.items():
         assert result.ok, (name, result.failed, result.error)
         assert result.changed == [], (name, result.changed)
+        # A dry run reports only what would change: no "would be changed" (result None).
+        assert result.pending == [], (name, result.pending)
+
+
+def test_roster_edit_takes_effect_at_the_next_run(lab, tmp_path):
+    """A host's grains come from the roster afresh on every run, not from a cache."""
+    host = lab.hosts_with("compute")[0]
+    roster = yaml.safe_load(ROSTER.read_text())
+    assert roster[host.name]["minion_opts"]["grains"]["roles"] == ["compute"]
+    assert lab.grain(host, "roles") == ["compute"], "the lab's own roster first"
+    roster[host.name]["minion_opts"]["grains"]["roles"] = ["compute", "control"]
+    edited = tmp_path / "roster"
+    edited.write_text(yaml.safe_dump(roster))
+    assert lab.grain(host, "roles", roster=edited) == ["compute", "control"]
+    # The plan check sees the edit too: a control role without a place in the pillar.
+    results = lab.highstate(host.name, test=True, roster=str(edited))
+    assert "has role control" in results[host.name].error, results[host.name]
 
 
 def test_dc1_survives_loss_of_one_control_node(lab):

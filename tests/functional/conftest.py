@@ -1,12 +1,13 @@
-"""Fixtures of the functional tests: Salt's loaders over the repository's custom modules, and
-real single-server Consul agents on loopback, one per datacenter, on ports picked at random.
+"""Fixtures of the functional tests: the masterless minion of one host of a plan (`minion`),
+Salt's loaders over the repository's custom modules, and real single-server Consul agents on
+loopback, one per datacenter, on ports picked at random.
 """
 
 import json
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ import salt.config
 from saltfactories.utils.functional import Loaders
 from pytestshellutils.utils.ports import get_unused_localhost_port
 
-REPO = Path(__file__).resolve().parents[2]
-CONSUL_BINARY = REPO / ".cache" / "consul" / "consul"
+from tests.functional.harness import CONSUL_BINARY, REPO, Minion, write_pillar
+
 # Seconds an agent may take to elect itself; with raft_multiplier 1 it takes about two.
 LEADER_TIMEOUT = 60
 STOP_TIMEOUT = 10
@@ -185,3 +186,35 @@ def reset_loaders_state(request: pytest.FixtureRequest) -> Iterator[None]:
     # Only tests that used the loaders have state to reset.
     if "loaders" in request.fixturenames:
         request.getfixturevalue("loaders").reset_state()
+
+
+@pytest.fixture(scope="session")
+def minion(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Minion]:
+    """``minion(minion_id, roles, datacenter=, datacenters=, site=, pillar_dir=, grains=)``: the
+    masterless minion of one host of a plan. Its grains are its roles and datacenter, then
+    ``grains``; its pillar is ``pillar_dir``, or one written from ``datacenters`` and ``site``.
+
+    The same plan gives the same minion for the whole session, so tests asking the same render
+    share it (see `Minion`)."""
+    minions: dict[str, Minion] = {}
+
+    def make(
+        minion_id: str,
+        roles: Sequence[str],
+        datacenter: str = "dc1",
+        datacenters: dict[str, Any] | None = None,
+        site: dict[str, Any] | None = None,
+        pillar_dir: Path | None = None,
+        grains: dict[str, Any] | None = None,
+    ) -> Minion:
+        plan = [minion_id, list(roles), datacenter, datacenters, site, str(pillar_dir), grains]
+        key = json.dumps(plan, sort_keys=True)
+        if key not in minions:
+            directory = tmp_path_factory.mktemp(minion_id)
+            if pillar_dir is None:
+                pillar_dir = write_pillar(directory / "pillar", datacenters or {}, site or {})
+            host_grains = {"roles": list(roles), "datacenter": datacenter, **(grains or {})}
+            minions[key] = Minion(directory, minion_id, host_grains, pillar_dir)
+        return minions[key]
+
+    return make

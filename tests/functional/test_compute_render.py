@@ -5,20 +5,14 @@ pillar overrides and off branches, and their clean states in test mode. Nothing 
 the machine.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.functional.test_render import (
-    REPO,
-    SHAPES,
-    SaltCall,
-    key_paths,
-    state_arguments,
-    write_pillar,
-)
+from tests.functional.harness import REPO, SHAPES, Minion, key_paths, state_arguments
 
 COMPUTE = "dc1-compute-1"
 DAEMON_JSON_ID = "docker-config-file-file-serialize"
@@ -29,32 +23,26 @@ IMAGE_HASH = "sha256=" + "ab" * 32
 WHEEL_HASH = "sha256=" + "cd" * 32
 
 
-def salt_call(tmp_path: Path, site: dict[str, Any] | None = None,
-              grains: dict[str, Any] | None = None) -> SaltCall:
-    pillar_dir = write_pillar(tmp_path / "pillar", SHAPES["one-dc"], site or {})
-    host_grains = {"roles": ["compute"], "datacenter": "dc1", **(grains or {})}
-    return SaltCall(tmp_path / COMPUTE, COMPUTE, host_grains, pillar_dir)
+@pytest.fixture
+def compute_host(minion: Callable[..., Minion]) -> Callable[..., Minion]:
+    """``compute_host(site=, grains=)``: the compute host of a one-datacenter plan."""
+
+    def make(site: dict[str, Any] | None = None, grains: dict[str, Any] | None = None) -> Minion:
+        return minion(COMPUTE, ["compute"], datacenters=SHAPES["one-dc"], site=site, grains=grains)
+
+    return make
 
 
-def show_sls(call: SaltCall, *sls: str) -> dict[str, Any]:
-    """The rendered states of the given SLS; fails the test with Salt's errors otherwise."""
-    process = call.run("state.show_sls", ",".join(sls))
-    rendered = yaml.safe_load(process.stdout or "{}").get("local")
-    if process.returncode != 0 or not isinstance(rendered, dict):
-        pytest.fail(f"{sls} did not render:\n{process.stdout}\n{process.stderr}")
-    return rendered
-
-
-def render_error(call: SaltCall, *sls: str) -> str:
-    process = call.run("state.show_sls", ",".join(sls))
+def render_error(host: Minion, *sls: str) -> str:
+    process = host.run("state.show_sls", ",".join(sls))
     assert process.returncode != 0, "the render should have failed"
     return process.stdout + process.stderr
 
 
-@pytest.fixture(scope="module")
-def default_render(tmp_path_factory) -> dict[str, Any]:
+@pytest.fixture
+def default_render(compute_host: Callable[..., Minion]) -> dict[str, Any]:
     """docker and registrator with their defaults on a Debian compute host."""
-    return show_sls(salt_call(tmp_path_factory.mktemp("compute")), "docker", "registrator")
+    return compute_host().show_sls("docker", "registrator")
 
 
 def host_cgroup_driver() -> str:
@@ -88,14 +76,14 @@ def test_engine_restarts_on_a_changed_daemon_json(default_render):
     assert "reload" not in service
 
 
-def test_daemon_json_follows_pillar(tmp_path):
+def test_daemon_json_follows_pillar(compute_host):
     site = {"docker": {
         "bridge": {"address": "10.200.0.1/24"},
         "cgroup_driver": "systemd",
         "dns_search": ["service.consul", "node.consul"],
         "daemon": {"log-opts": {"max-size": "50m"}, "dns": ["10.0.0.2"]},
     }}
-    rendered = show_sls(salt_call(tmp_path, site), "docker")
+    rendered = compute_host(site).show_sls("docker")
     daemon = state_arguments(rendered, DAEMON_JSON_ID)["dataset"]
 
     assert daemon["bip"] == "10.200.0.1/24"
@@ -106,8 +94,8 @@ def test_daemon_json_follows_pillar(tmp_path):
     assert "listen-address=10.200.0.1" in state_arguments(rendered, RESOLVER_ID)["contents"]
 
 
-def test_a_bad_cgroup_driver_fails_the_render_naming_the_key(tmp_path):
-    output = render_error(salt_call(tmp_path, {"docker": {"cgroup_driver": "cgroups"}}), "docker")
+def test_a_bad_cgroup_driver_fails_the_render_naming_the_key(compute_host):
+    output = render_error(compute_host({"docker": {"cgroup_driver": "cgroups"}}), "docker")
 
     assert "docker:cgroup_driver" in output
 
@@ -120,9 +108,9 @@ def test_debian_installs_docker_io_without_a_repository(default_render):
     assert "docker-package-install-pkgrepo-managed" not in default_render
 
 
-def test_redhat_installs_docker_ce_from_an_overridable_repository(tmp_path):
+def test_redhat_installs_docker_ce_from_an_overridable_repository(compute_host):
     site = {"docker": {"repo": {"baseurl": "http://mirror.example/docker-ce/$basearch"}}}
-    rendered = show_sls(salt_call(tmp_path, site, grains={"os_family": "RedHat"}), "docker")
+    rendered = compute_host(site, grains={"os_family": "RedHat"}).show_sls("docker")
     repo = state_arguments(rendered, "docker-package-install-pkgrepo-managed")
 
     assert state_arguments(rendered, "docker-package-install-pkg-installed")["pkgs"] == [
@@ -132,13 +120,13 @@ def test_redhat_installs_docker_ce_from_an_overridable_repository(tmp_path):
     assert repo["gpgkey"] == "https://download.docker.com/linux/centos/gpg"
 
 
-def test_images_are_hash_checked_and_imported_once_per_tarball(tmp_path):
+def test_images_are_hash_checked_and_imported_once_per_tarball(compute_host):
     site = {"docker": {"images": {"lab/busybox": {
         "source": "http://mirror.example/busybox.tar",
         "source_hash": IMAGE_HASH,
         "changes": ['CMD ["/bin/httpd", "-f"]'],
     }}}}
-    rendered = show_sls(salt_call(tmp_path, site), "docker.images")
+    rendered = compute_host(site).show_sls("docker.images")
     tarball = state_arguments(rendered, "docker-images-imported-file-managed-lab/busybox")
     imported = state_arguments(rendered, "docker-images-imported-cmd-run-lab/busybox")
 
@@ -158,9 +146,9 @@ def test_docker_is_a_consul_node_check_fed_by_a_timer(default_render):
     assert "--check-id docker" in gate["name"]
 
 
-def test_off_branches_remove_the_health_check_and_the_resolver_drop_in(tmp_path):
+def test_off_branches_remove_the_health_check_and_the_resolver_drop_in(compute_host):
     site = {"docker": {"health": {"enabled": False}, "resolver": {"enabled": False}}}
-    rendered = show_sls(salt_call(tmp_path, site), "docker")
+    rendered = compute_host(site).show_sls("docker")
 
     assert "docker-health-check-service-running-timer" not in rendered
     assert state_arguments(rendered, "docker-health-clean-service-dead-timer")["name"] == (
@@ -179,12 +167,12 @@ def test_registrator_settings_name_the_host_by_its_minion_id(default_render):
     assert config["resync"] == 30
 
 
-def test_registrator_installs_py_consul_from_the_pillar_mirror(tmp_path):
+def test_registrator_installs_py_consul_from_the_pillar_mirror(compute_host):
     site = {"registrator": {
         "py_consul": {"base_url": "http://mirror.example/wheels", "source_hash": WHEEL_HASH},
         "config": {"hostname": "compute-a", "tags": ["docker"], "resync": 10},
     }}
-    rendered = show_sls(salt_call(tmp_path, site), "registrator")
+    rendered = compute_host(site).show_sls("registrator")
     wheel = state_arguments(rendered, "registrator-venv-install-file-managed-wheel")
     pip = state_arguments(rendered, "registrator-venv-install-cmd-run-py-consul")
     config = state_arguments(rendered, REGISTRATOR_CONFIG_ID)["dataset"]
@@ -216,9 +204,8 @@ def test_registrator_ships_its_code_without_bytecode(default_render):
 
 
 @pytest.mark.parametrize("formula", ["docker", "registrator"])
-def test_clean_in_test_mode_resolves_every_requisite(tmp_path, formula):
-    process = salt_call(tmp_path).run("state.sls", f"{formula}.clean", "test=True")
-    results = yaml.safe_load(process.stdout)["local"]
+def test_clean_in_test_mode_resolves_every_requisite(compute_host, formula):
+    results = compute_host().salt_call("state.sls", f"{formula}.clean", "test=True")
 
     assert isinstance(results, dict) and results, results
     assert all(result["result"] is not False for result in results.values()), results

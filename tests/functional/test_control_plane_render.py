@@ -8,167 +8,81 @@ values of the quorum module: quorum = majority, zk:// URLs naming every control 
 """
 
 import json
-import re
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parent / "data"
-SALT_CALL = Path(sys.executable).parent / "salt-call"
-SALT_CALL_TIMEOUT = 120
+from tests.functional.harness import (
+    MARATHON_FLAGS,
+    MESOS_FLAGS,
+    Minion,
+    control_address,
+    control_nodes,
+    flags_of,
+    marathon_flag_names,
+    read_environment_file,
+    state_arguments,
+)
+
 DATACENTER = "dc1"
 AGENT_ADDRESS = "10.0.1.101"
-ENV_LINE = re.compile(r'^(?P<name>[A-Z0-9_]+)="(?P<value>(?:[^"\\]|\\.)*)"$')
 
 
-def control_address(position: int) -> str:
-    return f"10.0.1.{10 + position}"
-
-
-def documented_flags(name: str) -> dict[str, set[str]]:
-    """Sections of a flag list in tests/functional/data: ``{section: {flag names}}``."""
-    sections: dict[str, set[str]] = {}
-    current = None
-    for line in (DATA / name).read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            current = sections.setdefault(line[1:-1], set())
-        else:
-            current.add(line)
-    return sections
-
-
-MESOS_FLAGS = documented_flags("mesos-1.11-flags.txt")
-MARATHON_FLAGS = documented_flags("marathon-1.10-flags.txt")
-
-
-def read_environment_file(path: Path) -> dict[str, str]:
-    """``NAME="value"`` lines of a systemd environment file, unescaped; comments skipped."""
-    variables = {}
-    for line in path.read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = ENV_LINE.match(line)
-        assert match, f'{path}: not a NAME="value" line: {line!r}'
-        variables[match["name"]] = re.sub(r"\\(.)", r"\1", match["value"])
-    return variables
-
-
-def flags_of(variables: dict[str, str], prefix: str) -> dict[str, str]:
-    """``{flag name: value}`` of the variables named ``<prefix><FLAG>``."""
+def control_plane_site(files: Path) -> dict[str, Any]:
+    """Mesos and Marathon installed by method none, with every path they write under ``files``."""
     return {
-        name[len(prefix) :].lower(): value
-        for name, value in variables.items()
-        if name.startswith(prefix)
+        "mesos": {
+            "install": {"method": "none"},
+            "master": {
+                "environment_file": str(files / "mesos-master"),
+                "work_dir": str(files / "master"),
+                # A documented flag given in pillar reaches the file.
+                "flags": {"offer_timeout": "1mins", "quorum": 99},
+            },
+            "agent": {
+                "ip": AGENT_ADDRESS,
+                "environment_file": str(files / "mesos-agent"),
+                "work_dir": str(files / "agent"),
+                "attributes": {"rack": "r1"},
+            },
+        },
+        "marathon": {
+            "install": {"method": "none"},
+            "environment_file": str(files / "marathon"),
+            "flags": {"checkpoint": False, "ha": True, "framework_name": "marathon"},
+        },
     }
 
 
-class Render:
-    """A masterless minion of one datacenter plan, writing its files under ``root``."""
-
-    def __init__(self, root: Path, size: int, minion_id: str, roles: list[str]) -> None:
-        self.root = root
-        self.size = size
-        self.files = root / "files"
-        config_dir = root / "conf"
-        pillar_dir = root / "pillar"
-        for directory in (config_dir, pillar_dir, self.files):
-            directory.mkdir(parents=True)
-        self.config_dir = config_dir
-        self.minion_config = {
-            "id": minion_id,
-            "root_dir": str(root / "salt"),
-            "file_client": "local",
-            "file_roots": {"base": [str(REPO / "salt")]},
-            "pillar_roots": {"base": [str(pillar_dir)]},
-            "fileserver_followsymlinks": True,
-            # _modules, _states and _utils straight from the repository, as etc/salt/minion.
-            "module_dirs": [str(REPO)],
-            "grains": {"roles": roles, "datacenter": DATACENTER},
-        }
-        self.write_minion_config()
-        (pillar_dir / "top.sls").write_text(yaml.safe_dump({"base": {"*": ["plan"]}}))
-        (pillar_dir / "plan.sls").write_text(yaml.safe_dump(self.pillar()))
-
-    def write_minion_config(self) -> None:
-        (self.config_dir / "minion").write_text(yaml.safe_dump(self.minion_config))
-
-    def pillar(self) -> dict[str, Any]:
-        control_nodes = [
-            {"id": f"{DATACENTER}-control-{position}", "address": control_address(position)}
-            for position in range(1, self.size + 1)
-        ]
-        return {
-            "datacenters": {
-                DATACENTER: {
-                    "control_nodes": control_nodes,
-                    "allow_even_control_nodes": False,
-                }
-            },
-            "mesos": {
-                "install": {"method": "none"},
-                "master": {
-                    "environment_file": str(self.files / "mesos-master"),
-                    "work_dir": str(self.files / "master"),
-                    # A documented flag given in pillar reaches the file.
-                    "flags": {"offer_timeout": "1mins", "quorum": 99},
-                },
-                "agent": {
-                    "ip": AGENT_ADDRESS,
-                    "environment_file": str(self.files / "mesos-agent"),
-                    "work_dir": str(self.files / "agent"),
-                    "attributes": {"rack": "r1"},
-                },
-            },
-            "marathon": {
-                "install": {"method": "none"},
-                "environment_file": str(self.files / "marathon"),
-                "flags": {"checkpoint": False, "ha": True, "framework_name": "marathon"},
-            },
-        }
-
-    def salt_call(self, *args: str) -> Any:
-        finished = subprocess.run(
-            [str(SALT_CALL), "--local", "-c", str(self.config_dir), "--out=json", *args],
-            capture_output=True,
-            text=True,
-            timeout=SALT_CALL_TIMEOUT,
-            cwd=REPO,
-        )
-        try:
-            return json.loads(finished.stdout)["local"]
-        except (json.JSONDecodeError, KeyError):
-            pytest.fail(
-                f"salt-call {' '.join(args)} exited {finished.returncode}:\n"
-                f"{finished.stdout[-3000:]}{finished.stderr[-3000:]}",
-                pytrace=False,
-            )
-
-    def apply(self, sls: str, test: bool = False) -> dict[str, dict]:
-        states = self.salt_call("state.sls", sls, f"test={test}")
-        assert isinstance(states, dict), states
-        return {state["__id__"]: state for state in states.values()}
-
-    def show(self, sls: str, pillar: dict | None = None) -> dict[str, Any]:
-        rendered = self.salt_call("state.show_sls", sls, f"pillar={json.dumps(pillar or {})}")
-        assert isinstance(rendered, dict), rendered
-        return rendered
-
-    def environment(self, name: str) -> dict[str, str]:
-        return read_environment_file(self.files / name)
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    """Where the test's control plane writes its files."""
+    directory = tmp_path / "files"
+    directory.mkdir()
+    return directory
 
 
 @pytest.fixture
-def render(tmp_path: Path):
-    def make(size: int, minion_id: str = "dc1-control-1", roles: tuple = ("control",)):
-        return Render(tmp_path / f"render-{size}-{minion_id}", size, minion_id, list(roles))
+def control_plane(minion: Callable[..., Minion], files: Path) -> Callable[..., Minion]:
+    """``control_plane(size, minion_id=, roles=, grains=)``: a host of a datacenter of ``size``
+    control nodes, whose control plane writes into ``files``."""
+
+    def make(
+        size: int,
+        minion_id: str = "dc1-control-1",
+        roles: tuple[str, ...] = ("control",),
+        grains: dict[str, Any] | None = None,
+    ) -> Minion:
+        datacenters = {
+            DATACENTER: {
+                "control_nodes": control_nodes(DATACENTER, size),
+                "allow_even_control_nodes": False,
+            }
+        }
+        site = control_plane_site(files)
+        return minion(minion_id, roles, DATACENTER, datacenters, site, grains=grains)
 
     return make
 
@@ -179,11 +93,10 @@ def expected_zk_url(size: int, path: str) -> str:
 
 
 @pytest.mark.parametrize(("size", "majority"), [(1, 1), (3, 2), (5, 3)])
-def test_master_flags_are_documented_and_carry_the_quorum(render, size, majority):
-    minion = render(size, minion_id=f"dc1-control-{size}")
-    minion.apply("mesos.config.master")
+def test_master_flags_are_documented_and_carry_the_quorum(control_plane, files, size, majority):
+    control_plane(size, minion_id=f"dc1-control-{size}").apply("mesos.config.master")
 
-    flags = flags_of(minion.environment("mesos-master"), "MESOS_")
+    flags = flags_of(read_environment_file(files / "mesos-master"), "MESOS_")
 
     assert set(flags) <= MESOS_FLAGS["master"] | MESOS_FLAGS["common"]
     own_address = control_address(size)
@@ -191,7 +104,7 @@ def test_master_flags_are_documented_and_carry_the_quorum(render, size, majority
         "zk": expected_zk_url(size, "/mesos"),
         "quorum": str(majority),
         "cluster": DATACENTER,
-        "work_dir": str(minion.files / "master"),
+        "work_dir": str(files / "master"),
         "ip": own_address,
         "hostname": own_address,
         "advertise_ip": own_address,
@@ -201,11 +114,10 @@ def test_master_flags_are_documented_and_carry_the_quorum(render, size, majority
 
 
 @pytest.mark.parametrize("size", [1, 3, 5])
-def test_agent_flags_are_documented_and_name_every_master(render, size):
-    minion = render(size, minion_id="dc1-compute-1", roles=("compute",))
-    minion.apply("mesos.config.agent")
+def test_agent_flags_are_documented_and_name_every_master(control_plane, files, size):
+    control_plane(size, minion_id="dc1-compute-1", roles=("compute",)).apply("mesos.config.agent")
 
-    flags = flags_of(minion.environment("mesos-agent"), "MESOS_")
+    flags = flags_of(read_environment_file(files / "mesos-agent"), "MESOS_")
 
     assert set(flags) <= MESOS_FLAGS["agent"] | MESOS_FLAGS["common"]
     assert flags["master"] == expected_zk_url(size, "/mesos")
@@ -214,24 +126,14 @@ def test_agent_flags_are_documented_and_name_every_master(render, size):
     assert flags["ip"] == flags["hostname"] == AGENT_ADDRESS
     assert flags["resources"] == "ports:[31000-32000]"
     assert flags["executor_registration_timeout"] == "10mins"
-    assert flags["work_dir"] == str(minion.files / "agent")
-
-
-def marathon_flag_names(variables: dict[str, str]) -> set[str]:
-    """Flag names of the MARATHON_ variables; DISABLE_<switch> counts as the switch."""
-    names = set()
-    for name in flags_of(variables, "MARATHON_"):
-        switch = name.removeprefix("disable_")
-        names.add(switch if switch in MARATHON_FLAGS["switches"] else name)
-    return names
+    assert flags["work_dir"] == str(files / "agent")
 
 
 @pytest.mark.parametrize("size", [1, 3, 5])
-def test_marathon_flags_are_documented_and_use_the_datacenter_ensemble(render, size):
-    minion = render(size)
-    minion.apply("marathon.config")
+def test_marathon_flags_are_documented_and_use_the_datacenter_ensemble(control_plane, files, size):
+    control_plane(size).apply("marathon.config")
 
-    variables = minion.environment("marathon")
+    variables = read_environment_file(files / "marathon")
     flags = flags_of(variables, "MARATHON_")
 
     assert marathon_flag_names(variables) <= MARATHON_FLAGS["flags"] | MARATHON_FLAGS["switches"]
@@ -244,28 +146,30 @@ def test_marathon_flags_are_documented_and_use_the_datacenter_ensemble(render, s
     assert variables["JAVA_OPTS"] == "-Xms512m -Xmx512m"
 
 
-def test_flag_files_test_mode_then_apply_then_nothing_left_to_change(render):
-    minion = render(3)
+def test_flag_files_test_mode_then_apply_then_nothing_left_to_change(control_plane, files):
+    host = control_plane(3)
     sls = "mesos.config.master,marathon.config"
 
-    dry_run = minion.apply(sls, test=True)
+    dry_run = host.apply(sls, test=True)
     assert all(state["result"] in (True, None) for state in dry_run.values()), dry_run
-    assert not list(minion.files.iterdir()), "test=True wrote files"
+    assert not list(files.iterdir()), "test=True wrote files"
 
-    applied = minion.apply(sls)
+    applied = host.apply(sls)
     assert all(state["result"] is True for state in applied.values()), applied
     assert any(state["changes"] for state in applied.values())
 
     for test in (False, True):
-        again = minion.apply(sls, test=test)
+        again = host.apply(sls, test=test)
         changed = {name: state["changes"] for name, state in again.items() if state["changes"]}
         assert not changed, f"test={test} after an apply: {changed}"
         assert all(state["result"] is True for state in again.values()), again
 
 
 @pytest.mark.parametrize(("size", "position"), [(1, 1), (3, 2), (5, 4)])
-def test_zookeeper_id_and_server_lines_come_from_the_quorum_module(render, size, position):
-    rendered = render(size, minion_id=f"dc1-control-{position}").show("zookeeper.config")
+def test_zookeeper_id_and_server_lines_come_from_the_quorum_module(control_plane, size, position):
+    rendered = control_plane(size, minion_id=f"dc1-control-{position}").show_sls(
+        "zookeeper.config"
+    )
 
     myid = rendered["zookeeper-config-file-file-managed-myid"]["file"]
     zoo_cfg = rendered["zookeeper-config-file-file-managed-zoo.cfg"]["file"]
@@ -281,26 +185,13 @@ def test_zookeeper_id_and_server_lines_come_from_the_quorum_module(render, size,
     assert settings["autopurge.purgeInterval"] > 0
 
 
-def state_arguments(rendered: dict[str, Any], state_id: str) -> dict[str, Any]:
-    """The arguments of one rendered state as a dict."""
-    module = next(key for key in rendered[state_id] if not key.startswith("__"))
-    return {
-        key: value
-        for argument in rendered[state_id][module]
-        if isinstance(argument, dict)
-        for key, value in argument.items()
-    }
-
-
 MESOS_FROM_PACKAGE = {"mesos": {"install": {"method": "package"}}}
 
 
-def test_redhat_sources_are_the_apache_archive_and_aventers_el_repository(render):
-    minion = render(3)
-    minion.minion_config["grains"]["os_family"] = "RedHat"
-    minion.write_minion_config()
+def test_redhat_sources_are_the_apache_archive_and_aventers_el_repository(control_plane):
+    host = control_plane(3, grains={"os_family": "RedHat"})
 
-    rendered = minion.show("zookeeper.install,mesos.install", pillar=MESOS_FROM_PACKAGE)
+    rendered = host.show_sls("zookeeper.install", "mesos.install", pillar=MESOS_FROM_PACKAGE)
     archive = state_arguments(rendered, "zookeeper-install-archive-archive-extracted")
     repository = state_arguments(rendered, "mesos-install-package-pkgrepo-managed")
 
@@ -312,12 +203,10 @@ def test_redhat_sources_are_the_apache_archive_and_aventers_el_repository(render
     assert not {"file", "key_url", "aptkey"} & set(repository)
 
 
-def test_debian_mesos_comes_from_aventers_repository_for_the_codename(render):
-    minion = render(3)
-    minion.minion_config["grains"].update({"os_family": "Debian", "oscodename": "bookworm"})
-    minion.write_minion_config()
+def test_debian_mesos_comes_from_aventers_repository_for_the_codename(control_plane):
+    host = control_plane(3, grains={"os_family": "Debian", "oscodename": "bookworm"})
 
-    rendered = minion.show("mesos.install", pillar=MESOS_FROM_PACKAGE)
+    rendered = host.show_sls("mesos.install", pillar=MESOS_FROM_PACKAGE)
     repository = state_arguments(rendered, "mesos-install-package-pkgrepo-managed")
 
     assert repository["name"] == (
@@ -326,9 +215,8 @@ def test_debian_mesos_comes_from_aventers_repository_for_the_codename(render):
     )
 
 
-def test_marathon_archive_without_source_fails_with_the_fix(render):
-    minion = render(3)
-    answer = minion.salt_call(
+def test_marathon_archive_without_source_fails_with_the_fix(control_plane):
+    answer = control_plane(3).salt_call(
         "state.show_sls",
         "marathon.install",
         f"pillar={json.dumps({'marathon': {'install': {'method': 'archive'}}})}",

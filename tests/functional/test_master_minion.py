@@ -14,12 +14,18 @@ from typing import Any
 
 import pytest
 import salt._logging
-import yaml
 from saltfactories.daemons.master import SaltMaster
 from saltfactories.daemons.minion import SaltMinion
 from saltfactories.utils import random_string
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.functional.harness import (
+    REPO,
+    control_address,
+    control_nodes,
+    write_datacenter,
+    write_pillar,
+)
+
 DATACENTER = "dc1"
 # The minion's place in its datacenter's list: not the first, so its ZooKeeper id says that
 # the module found it, not that it defaulted to the head of the list.
@@ -38,30 +44,11 @@ STATE_IDS_OF_A_CONTROL_NODE = {
 }
 
 
-def control_address(position: int) -> str:
-    return f"10.0.1.{10 + position}"
-
-
-def control_nodes(minion_id: str, count: int) -> list[dict[str, str]]:
-    return [
-        {
-            "id": minion_id if position == MINION_POSITION else f"{DATACENTER}-control-{position}",
-            "address": control_address(position),
-        }
-        for position in range(1, count + 1)
-    ]
-
-
-def write_yaml(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data))
-
-
-def write_datacenter(pillar_dir: Path, minion_id: str, count: int) -> None:
-    write_yaml(
-        pillar_dir / "datacenters" / f"{DATACENTER}.sls",
-        {"datacenters": {DATACENTER: {"control_nodes": control_nodes(minion_id, count)}}},
-    )
+def datacenter_plan(minion_id: str, count: int) -> dict[str, Any]:
+    """``count`` control nodes of the datacenter, the minion at ``MINION_POSITION``."""
+    nodes = control_nodes(DATACENTER, count)
+    nodes[MINION_POSITION - 1]["id"] = minion_id
+    return {"control_nodes": nodes}
 
 
 def custom_module_names(directory: str) -> set[str]:
@@ -98,14 +85,11 @@ def minion_id() -> str:
 @pytest.fixture(scope="module")
 def pillar_dir(tmp_path_factory: pytest.TempPathFactory, minion_id: str) -> Path:
     """A site's pillar laid out like pillar/: top, site settings, one file per datacenter."""
-    directory = tmp_path_factory.mktemp("pillar")
-    write_yaml(directory / "top.sls", {"base": {"*": ["site", f"datacenters.{DATACENTER}"]}})
-    write_yaml(
-        directory / "site.sls",
+    return write_pillar(
+        tmp_path_factory.mktemp("pillar"),
+        {DATACENTER: datacenter_plan(minion_id, 3)},
         {"mesos": {"install": {"method": "none"}}, "marathon": {"install": {"method": "none"}}},
     )
-    write_datacenter(directory, minion_id, 3)
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +111,7 @@ def master(salt_factories, pillar_dir: Path) -> Iterator[SaltMaster]:
 
 
 @pytest.fixture(scope="module")
-def minion(master: SaltMaster, minion_id: str) -> Iterator[SaltMinion]:
+def salt_minion(master: SaltMaster, minion_id: str) -> Iterator[SaltMinion]:
     # The factories accept the minion's key when it asks (the master is not in open mode).
     factory = master.salt_minion_daemon(
         minion_id, overrides={"grains": {"roles": ["control"], "datacenter": DATACENTER}}
@@ -137,16 +121,16 @@ def minion(master: SaltMaster, minion_id: str) -> Iterator[SaltMinion]:
 
 
 @pytest.fixture(scope="module")
-def on_minion(master: SaltMaster, minion: SaltMinion) -> Callable[..., Any]:
+def on_minion(master: SaltMaster, salt_minion: SaltMinion) -> Callable[..., Any]:
     """``salt <minion> <function> <args>``: the minion's return. The test fails if the command
     does not exit as ``succeeds`` says (0, or another code), or the minion does not answer."""
     cli = master.salt_cli(timeout=SALT_TIMEOUT)
 
     def run(function: str, *args: str, succeeds: bool = True) -> Any:
-        result = cli.run(function, *args, minion_tgt=minion.id)
+        result = cli.run(function, *args, minion_tgt=salt_minion.id)
         if result.data is None or (result.returncode == 0) is not succeeds:
             pytest.fail(
-                f"salt {minion.id} {function} {' '.join(args)} exited {result.returncode}:\n"
+                f"salt {salt_minion.id} {function} {' '.join(args)} exited {result.returncode}:\n"
                 f"{result.stdout}\n{result.stderr}",
                 pytrace=False,
             )
@@ -165,12 +149,12 @@ def synced(on_minion: Callable[..., Any]) -> dict[str, list[str]]:
 @pytest.fixture
 def even_plan(on_minion: Callable[..., Any], pillar_dir: Path, minion_id: str) -> Iterator[None]:
     """Four control nodes in the master's pillar, refreshed on the minion; three again after."""
-    write_datacenter(pillar_dir, minion_id, 4)
+    write_datacenter(pillar_dir, DATACENTER, datacenter_plan(minion_id, 4))
     try:
         assert on_minion("saltutil.refresh_pillar", "wait=True") is True
         yield
     finally:
-        write_datacenter(pillar_dir, minion_id, 3)
+        write_datacenter(pillar_dir, DATACENTER, datacenter_plan(minion_id, 3))
         assert on_minion("saltutil.refresh_pillar", "wait=True") is True
 
 
@@ -208,8 +192,8 @@ def test_highstate_renders_for_a_minion(on_minion):
 
 
 @pytest.mark.usefixtures("synced", "even_plan")
-def test_bad_plan_fails_the_render_on_a_minion(on_minion, minion):
-    log_file = Path(minion.config["log_file"])
+def test_bad_plan_fails_the_render_on_a_minion(on_minion, salt_minion):
+    log_file = Path(salt_minion.config["log_file"])
     offset = log_file.stat().st_size
 
     highstate = on_minion("state.show_highstate", succeeds=False)

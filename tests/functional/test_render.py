@@ -9,16 +9,14 @@ Nothing here changes the machine: renders, test=True runs, and real runs only of
 whose paths a test points into tmp_path (dnsmasq's configuration, the Consul archive).
 """
 
-import copy
 import hashlib
 import http.server
 import ipaddress
 import json
 import subprocess
-import sys
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,12 +24,15 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-# Consul 1.8.7, the lab's release, fetched by scripts/bootstrap.
-CONSUL_BINARY = REPO / ".cache" / "consul" / "consul"
-SALT_CALL = Path(sys.executable).with_name("salt-call")
-# Seconds one salt-call may take; a render takes about one.
-SALT_CALL_TIMEOUT = 120
+from tests.functional.harness import (
+    CONSUL_BINARY,
+    REPO,
+    SHAPES,
+    control_nodes,
+    key_paths,
+    state_arguments,
+)
+
 CONSUL_CONFIG_ID = "consul-config-file-file-serialize"
 WAN_JOINED_ID = "consul-wan-joined-consul-cluster-wan-joined"
 # State ids every host gets, whatever its role.
@@ -54,125 +55,13 @@ COMMON_STATE_IDS = {
     "consul-service-running-service-running",
     "consul-service-running-consul-cluster-leader-elected",
 }
-# A syntactically valid gossip key that appears nowhere else: it must not leak into a render.
-GOSSIP_KEY = "dGVzdC1vbmx5LWdvc3NpcC1rZXktMTIzNDU2Nzg5MA=="
-
-
-def control_nodes(datacenter: str, count: int, lan: str, wan: str) -> list[dict[str, str]]:
-    """``count`` control nodes of ``datacenter`` on the /24 networks ``lan`` and ``wan``."""
-    return [
-        {
-            "id": f"{datacenter}-control-{number}",
-            "address": f"{lan}.{10 + number}",
-            "wan_address": f"{wan}.{10 * int(datacenter[-1]) + number}",
-        }
-        for number in range(1, count + 1)
-    ]
-
-
-SHAPES: dict[str, dict[str, Any]] = {
-    "one-dc": {"dc1": {"control_nodes": control_nodes("dc1", 3, "10.0.1", "10.0.0")}},
-    "five-node-dc": {"dc1": {"control_nodes": control_nodes("dc1", 5, "10.0.1", "10.0.0")}},
-    "one-node-dc": {"dc1": {"control_nodes": control_nodes("dc1", 1, "10.0.1", "10.0.0")}},
-}
-
-
-def write_yaml(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data))
-
-
-def write_pillar(directory: Path, datacenters: dict[str, Any], site: dict[str, Any]) -> Path:
-    """A pillar tree laid out like the repository's: top, site and one file per datacenter."""
-    files = ["site"] + [f"datacenters.{name}" for name in datacenters]
-    write_yaml(directory / "top.sls", {"base": {"*": files}})
-    # As in the shipped pillar/site.sls: Marathon has no default download, a site chooses.
-    write_yaml(directory / "site.sls", {"marathon": {"install": {"method": "none"}}, **site})
-    for name, settings in datacenters.items():
-        write_yaml(directory / "datacenters" / f"{name}.sls", {"datacenters": {name: settings}})
-    return directory
-
-
-class SaltCall:
-    """`salt-call --local` for one host: its id and grains, the repository's state tree and
-    custom modules, and the given pillar tree."""
-
-    def __init__(self, directory: Path, minion_id: str, grains: dict, pillar_dir: Path):
-        self.config_dir = directory / "config"
-        write_yaml(
-            self.config_dir / "minion",
-            {
-                "id": minion_id,
-                "grains": grains,
-                "file_client": "local",
-                "root_dir": str(directory / "root"),
-                "file_roots": {"base": [str(REPO / "salt")]},
-                "pillar_roots": {"base": [str(pillar_dir)]},
-                "fileserver_followsymlinks": True,
-                # _modules, _states and _utils straight from the repository, as etc/salt/minion.
-                "module_dirs": [str(REPO)],
-            },
-        )
-
-    def run(self, *arguments: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(SALT_CALL), "--local", "-c", str(self.config_dir), "--out", "json", *arguments],
-            capture_output=True,
-            text=True,
-            timeout=SALT_CALL_TIMEOUT,
-            check=False,
-        )
-
-    def highstate(self) -> dict[str, Any]:
-        """The rendered highstate; fails the test with Salt's errors if it does not render."""
-        process = self.run("state.show_highstate")
-        output = json.loads(process.stdout or "{}").get("local")
-        if process.returncode != 0 or not isinstance(output, dict) or not output:
-            pytest.fail(f"the highstate did not render:\n{process.stdout}\n{process.stderr}")
-        return output
-
-
-def state_arguments(highstate: dict[str, Any], state_id: str) -> dict[str, Any]:
-    """The arguments of state ``state_id`` as one dict."""
-    declaration = highstate[state_id]
-    module = next(key for key in declaration if not key.startswith("__"))
-    arguments: dict[str, Any] = {}
-    for item in declaration[module]:
-        if isinstance(item, dict):
-            arguments.update(item)
-    return arguments
+# A valid gossip key (32 bytes in base64, as Consul takes) that appears nowhere else: it must
+# not leak into a render.
+GOSSIP_KEY = "dGVzdC1vbmx5LWdvc3NpcC1rZXktMTIzNDU2Nzg5MCE="
 
 
 def consul_config(highstate: dict[str, Any]) -> dict[str, Any]:
     return state_arguments(highstate, CONSUL_CONFIG_ID)["dataset"]
-
-
-@pytest.fixture(scope="module")
-def render(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
-    """Render the highstate of one host of a plan; tests asking the same render share it."""
-    rendered: dict[str, dict[str, Any]] = {}
-
-    def _render(
-        minion_id: str,
-        roles: list[str],
-        datacenter: str,
-        datacenters: dict[str, Any] | None = None,
-        site: dict[str, Any] | None = None,
-        pillar_dir: Path | None = None,
-        grains: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        request = [minion_id, roles, datacenter, datacenters, site, str(pillar_dir), grains]
-        key = json.dumps(request, sort_keys=True)
-        if key not in rendered:
-            directory = tmp_path_factory.mktemp("render")
-            if pillar_dir is None:
-                pillar_dir = write_pillar(directory / "pillar", datacenters or {}, site or {})
-            host_grains = {"roles": roles, "datacenter": datacenter, **(grains or {})}
-            salt_call = SaltCall(directory / minion_id, minion_id, host_grains, pillar_dir)
-            rendered[key] = salt_call.highstate()
-        return copy.deepcopy(rendered[key])
-
-    return _render
 
 
 def roster_hosts(shape: str) -> list[tuple[str, dict[str, Any]]]:
@@ -193,7 +82,7 @@ def pillar_datacenters() -> dict[str, Any]:
     roster_hosts("2-datacenter"),
     ids=[minion_id for minion_id, _ in roster_hosts("2-datacenter")],
 )
-def test_shipped_two_datacenter_plan_renders_every_host(render, minion_id, host):
+def test_shipped_two_datacenter_plan_renders_every_host(minion, minion_id, host):
     """The shipped pillar with the grains of inventory/2-datacenter/roster."""
     grains = host["minion_opts"]["grains"]
     datacenters = pillar_datacenters()
@@ -201,7 +90,9 @@ def test_shipped_two_datacenter_plan_renders_every_host(render, minion_id, host)
     member = next((node for node in members if node["id"] == minion_id), None)
     others = [name for name in datacenters if name != grains["datacenter"]]
 
-    highstate = render(minion_id, grains["roles"], grains["datacenter"], pillar_dir=REPO / "pillar")
+    highstate = minion(
+        minion_id, grains["roles"], grains["datacenter"], pillar_dir=REPO / "pillar"
+    ).highstate()
     config = consul_config(highstate)
 
     assert COMMON_STATE_IDS <= highstate.keys()
@@ -234,16 +125,15 @@ def test_shipped_two_datacenter_plan_renders_every_host(render, minion_id, host)
     ],
     ids=["3+1-control", "3+1-compute", "5-control", "1-control+compute"],
 )
-def test_consul_server_settings_follow_the_plan(render, shape, minion_id, roles, bootstrap_expect):
+def test_consul_server_settings_follow_the_plan(minion, shape, minion_id, roles, bootstrap_expect):
     datacenters = SHAPES[shape]
     addresses = [node["address"] for node in datacenters["dc1"]["control_nodes"]]
-    highstate = render(
+    highstate = minion(
         minion_id,
         roles,
-        "dc1",
-        datacenters,
-        grains={"consul": {"advertise_addr": "10.0.1.21"}},
-    )
+        datacenters=datacenters,
+        grains={"platform_address": "10.0.1.21"},
+    ).highstate()
     config = consul_config(highstate)
 
     assert COMMON_STATE_IDS <= highstate.keys()
@@ -251,7 +141,7 @@ def test_consul_server_settings_follow_the_plan(render, shape, minion_id, roles,
     assert config.get("bootstrap_expect") == bootstrap_expect
     assert config["server"] is (bootstrap_expect is not None)
     if bootstrap_expect is None:
-        assert config["advertise_addr"] == "10.0.1.21", "the host's advertise_addr grain wins"
+        assert config["advertise_addr"] == "10.0.1.21", "the host's platform_address grain wins"
         assert WAN_JOINED_ID not in highstate
     else:
         assert config["advertise_addr"] in addresses
@@ -259,19 +149,16 @@ def test_consul_server_settings_follow_the_plan(render, shape, minion_id, roles,
         assert state_arguments(highstate, WAN_JOINED_ID)["peers"] == []
 
 
-def test_gossip_key_goes_only_into_encrypt_json(tmp_path, render):
+def test_gossip_key_goes_only_into_encrypt_json(tmp_path, minion):
     """Not in consul.json, not in the rendered highstate: encrypt.json's template reads it
     from pillar on the host."""
     site = {"consul": {"encrypt": GOSSIP_KEY}}
-    highstate = render("dc1-control-1", ["control"], "dc1", SHAPES["one-dc"], site)
+    control = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site)
+    highstate = control.highstate()
     encrypt = state_arguments(highstate, "consul-config-file-file-managed-encrypt")
-    pillar_dir = write_pillar(tmp_path / "pillar", SHAPES["one-dc"], site)
-    salt_call = SaltCall(
-        tmp_path, "dc1-control-1", {"roles": ["control"], "datacenter": "dc1"}, pillar_dir
-    )
     rendered = tmp_path / "encrypt.json"
 
-    process = salt_call.run(
+    process = control.run(
         "cp.get_template",
         encrypt["source"],
         str(rendered),
@@ -288,7 +175,7 @@ def test_gossip_key_goes_only_into_encrypt_json(tmp_path, render):
     assert json.loads(rendered.read_text()) == {"encrypt": GOSSIP_KEY}
 
 
-def test_consul_1_8_on_a_mirror_gets_its_keys_and_urls(render):
+def test_consul_1_8_on_a_mirror_gets_its_keys_and_urls(minion):
     """The lab: Consul 1.8.7 from a mirror that serves HashiCorp's layout and SHA256SUMS."""
     site = {
         "consul": {
@@ -296,7 +183,9 @@ def test_consul_1_8_on_a_mirror_gets_its_keys_and_urls(render):
             "install": {"archive": {"base_url": "http://mirror.lab:8780/consul/"}},
         }
     }
-    highstate = render("dc1-control-1", ["control"], "dc1", SHAPES["one-dc"], site)
+    highstate = minion(
+        "dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site
+    ).highstate()
     archive = state_arguments(highstate, "consul-install-archive-archive-extracted")
     config = consul_config(highstate)
 
@@ -312,13 +201,15 @@ def test_consul_1_8_on_a_mirror_gets_its_keys_and_urls(render):
 @pytest.mark.parametrize(
     ("minion_id", "roles"), [("dc1-control-1", ["control"]), ("dc1-compute-1", ["compute"])]
 )
-def test_consul_1_8_accepts_the_rendered_configuration(tmp_path, render, minion_id, roles):
+def test_consul_1_8_accepts_the_rendered_configuration(tmp_path, minion, minion_id, roles):
     """The lab's Consul validates what the formula writes for a server and for a client."""
     if not CONSUL_BINARY.is_file():
         pytest.fail(f"{CONSUL_BINARY} is missing: run scripts/bootstrap", pytrace=False)
     site = {"consul": {"version": "1.8.7"}}
-    grains = {"consul": {"advertise_addr": "10.0.1.21"}}
-    highstate = render(minion_id, roles, "dc1", SHAPES["one-dc"], site, grains=grains)
+    grains = {"platform_address": "10.0.1.21"}
+    highstate = minion(
+        minion_id, roles, datacenters=SHAPES["one-dc"], site=site, grains=grains
+    ).highstate()
     config_file = tmp_path / "consul.json"
     config_file.write_text(json.dumps(consul_config(highstate)))
 
@@ -329,8 +220,8 @@ def test_consul_1_8_accepts_the_rendered_configuration(tmp_path, render, minion_
     assert process.returncode == 0, process.stdout + process.stderr
 
 
-def test_current_consul_by_default_from_hashicorp_releases(render):
-    highstate = render("dc1-control-1", ["control"], "dc1", SHAPES["one-dc"])
+def test_current_consul_by_default_from_hashicorp_releases(minion):
+    highstate = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"]).highstate()
     archive = state_arguments(highstate, "consul-install-archive-archive-extracted")
     config = consul_config(highstate)
 
@@ -361,9 +252,11 @@ def test_current_consul_by_default_from_hashicorp_releases(render):
     ],
     ids=["package", "none"],
 )
-def test_install_method_chooses_the_install_states(render, method, present, absent, binary):
+def test_install_method_chooses_the_install_states(minion, method, present, absent, binary):
     site = {"consul": {"install": {"method": method}}}
-    highstate = render("dc1-control-1", ["control"], "dc1", SHAPES["one-dc"], site)
+    highstate = minion(
+        "dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site
+    ).highstate()
     unit = state_arguments(highstate, "consul-service-running-file-managed-unit")
 
     assert present in highstate
@@ -372,8 +265,8 @@ def test_install_method_chooses_the_install_states(render, method, present, abse
     assert unit["context"]["config"]["binary"] == binary
 
 
-def test_configuration_change_reloads_consul_and_restarts_no_server(render):
-    highstate = render("dc1-control-1", ["control"], "dc1", SHAPES["one-dc"])
+def test_configuration_change_reloads_consul_and_restarts_no_server(minion):
+    highstate = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"]).highstate()
     service = state_arguments(highstate, "consul-service-running-service-running")
     gate = state_arguments(highstate, "consul-service-running-consul-cluster-leader-elected")
 
@@ -411,26 +304,22 @@ BAD_PLANS = {
 
 
 @pytest.mark.parametrize("plan", BAD_PLANS.values(), ids=BAD_PLANS.keys())
-def test_bad_plan_fails_the_render_naming_the_key(tmp_path, plan):
+def test_bad_plan_fails_the_render_naming_the_key(minion, plan):
     datacenters, grains, key = plan
-    pillar_dir = write_pillar(tmp_path / "pillar", datacenters, {})
-    host_grains = {"roles": ["control"], "datacenter": "dc1", **grains}
-    process = SaltCall(tmp_path, "dc1-control-1", host_grains, pillar_dir).run(
-        "state.show_highstate"
-    )
+    control = minion("dc1-control-1", ["control"], datacenters=datacenters, grains=grains)
+
+    process = control.run("state.show_highstate")
 
     assert process.returncode != 0
     assert "Unable to render top file" in process.stderr
     assert key in process.stderr
 
 
-def test_bad_plan_highstate_in_test_mode_changes_nothing(tmp_path):
+def test_bad_plan_highstate_in_test_mode_changes_nothing(minion):
     datacenters, grains, key = BAD_PLANS["even-count"]
-    pillar_dir = write_pillar(tmp_path / "pillar", datacenters, {})
-    salt_call = SaltCall(
-        tmp_path, "dc1-control-1", {"roles": ["control"], "datacenter": "dc1"}, pillar_dir
-    )
-    process = salt_call.run("state.highstate", "test=True")
+    control = minion("dc1-control-1", ["control"], datacenters=datacenters)
+
+    process = control.run("state.highstate", "test=True")
     results = json.loads(process.stdout)["local"]
 
     assert process.returncode != 0
@@ -460,7 +349,7 @@ def test_rosters_match_the_shipped_datacenter_files():
                 assert host["host"] == listed[minion_id]["address"], minion_id
 
 
-def test_dns_config_keeps_the_original_upstream_once(tmp_path):
+def test_dns_config_keeps_the_original_upstream_once(tmp_path, minion):
     """dns.config.file for real, on files in tmp_path: the first run keeps the host's
     resolv.conf as the upstream, a later one never overwrites it with the local resolver."""
     resolv_conf = tmp_path / "resolv.conf"
@@ -473,12 +362,9 @@ def test_dns_config_keeps_the_original_upstream_once(tmp_path):
             "resolv_conf": {"path": str(resolv_conf), "upstream": str(upstream)},
         }
     }
-    pillar_dir = write_pillar(tmp_path / "pillar", SHAPES["one-dc"], site)
-    salt_call = SaltCall(
-        tmp_path, "dc1-compute-1", {"roles": ["compute"], "datacenter": "dc1"}, pillar_dir
-    )
+    compute = minion("dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"], site=site)
 
-    first = salt_call.run("state.apply", "dns.config.file")
+    first = compute.run("state.apply", "dns.config.file")
     assert first.returncode == 0, first.stdout + first.stderr
     assert upstream.read_text() == "nameserver 127.0.0.11\noptions ndots:0\n"
     assert dnsmasq_conf.read_text().splitlines()[-4:] == [
@@ -489,13 +375,13 @@ def test_dns_config_keeps_the_original_upstream_once(tmp_path):
     ]
 
     resolv_conf.write_text("nameserver 127.0.0.1\noptions ndots:0\n")
-    second = salt_call.run("state.apply", "dns.config.file")
+    second = compute.run("state.apply", "dns.config.file")
     assert second.returncode == 0, second.stdout + second.stderr
     assert upstream.read_text() == "nameserver 127.0.0.11\noptions ndots:0\n"
     assert all(not result["changes"] for result in json.loads(second.stdout)["local"].values())
 
     upstream.unlink()
-    third = salt_call.run("state.apply", "dns.config.file")
+    third = compute.run("state.apply", "dns.config.file")
     assert third.returncode != 0, "no upstream known: the state must say so, not guess"
     assert "dns:upstream_nameservers" in third.stdout
     assert not upstream.exists()
@@ -527,7 +413,7 @@ def consul_mirror(tmp_path: Path) -> Iterator[str]:
 
 
 def test_highstate_in_test_mode_compiles_every_requisite_and_changes_nothing(
-    tmp_path, consul_mirror, consul_dc1
+    tmp_path, minion, consul_mirror, consul_dc1
 ):
     """A good plan under test=True: every state resolves its requisites, none fails, and
     nothing is written. The archive is fetched and checked against the mirror's SHA256SUMS;
@@ -538,12 +424,9 @@ def test_highstate_in_test_mode_compiles_every_requisite_and_changes_nothing(
         "consul_cluster": {"url": consul_dc1.url},
         "dns": {"resolv_conf": {"upstream": str(upstream)}},
     }
-    pillar_dir = write_pillar(tmp_path / "pillar", pillar_datacenters(), site)
-    salt_call = SaltCall(
-        tmp_path, "dc1-control-1", {"roles": ["control"], "datacenter": "dc1"}, pillar_dir
-    )
+    control = minion("dc1-control-1", ["control"], datacenters=pillar_datacenters(), site=site)
 
-    process = salt_call.run("state.highstate", "test=True")
+    process = control.run("state.highstate", "test=True")
     results = json.loads(process.stdout)["local"]
     failed = {
         result["__id__"]: result["comment"]
@@ -558,7 +441,9 @@ def test_highstate_in_test_mode_compiles_every_requisite_and_changes_nothing(
     assert not upstream.exists()
 
 
-def test_archive_install_checks_the_mirror_hash_and_is_idempotent(tmp_path, consul_mirror):
+def test_archive_install_checks_the_mirror_hash_and_is_idempotent(
+    tmp_path, consul_mirror, minion
+):
     """consul.install.archive for real, into tmp_path: downloaded from the mirror, checked
     against its SHA256SUMS, unpacked into a versioned directory, linked; a second run changes
     nothing."""
@@ -573,22 +458,19 @@ def test_archive_install_checks_the_mirror_hash_and_is_idempotent(tmp_path, cons
             },
         }
     }
-    pillar_dir = write_pillar(tmp_path / "pillar", SHAPES["one-dc"], site)
-    salt_call = SaltCall(
-        tmp_path, "dc1-control-1", {"roles": ["control"], "datacenter": "dc1"}, pillar_dir
-    )
+    control = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site)
 
-    first = salt_call.run("state.apply", "consul.install.archive")
+    first = control.run("state.apply", "consul.install.archive")
     assert first.returncode == 0, first.stdout + first.stderr
     assert link.resolve() == releases / "1.8.7" / "consul"
     assert subprocess.run([link], capture_output=True, text=True).stdout == "Consul v1.8.7\n"
 
-    second = salt_call.run("state.apply", "consul.install.archive")
+    second = control.run("state.apply", "consul.install.archive")
     assert second.returncode == 0, second.stdout + second.stderr
     assert all(not result["changes"] for result in json.loads(second.stdout)["local"].values())
 
 
-def test_archive_with_a_wrong_hash_is_refused(tmp_path, consul_mirror):
+def test_archive_with_a_wrong_hash_is_refused(tmp_path, consul_mirror, minion):
     releases = tmp_path / "opt-consul"
     site = {
         "consul": {
@@ -603,18 +485,15 @@ def test_archive_with_a_wrong_hash_is_refused(tmp_path, consul_mirror):
             },
         }
     }
-    pillar_dir = write_pillar(tmp_path / "pillar", SHAPES["one-dc"], site)
-    salt_call = SaltCall(
-        tmp_path, "dc1-control-1", {"roles": ["control"], "datacenter": "dc1"}, pillar_dir
-    )
+    control = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site)
 
-    process = salt_call.run("state.apply", "consul.install.archive")
+    process = control.run("state.apply", "consul.install.archive")
 
     assert process.returncode != 0
     assert not (releases / "1.8.7" / "consul").exists()
 
 
-def test_dns_upstream_nameservers_from_pillar_replace_the_copied_ones(tmp_path):
+def test_dns_upstream_nameservers_from_pillar_replace_the_copied_ones(tmp_path, minion):
     resolv_conf = tmp_path / "resolv.conf"
     resolv_conf.write_text("nameserver 127.0.0.1\n")
     dnsmasq_conf = tmp_path / "10-consul.conf"
@@ -625,12 +504,9 @@ def test_dns_upstream_nameservers_from_pillar_replace_the_copied_ones(tmp_path):
             "resolv_conf": {"path": str(resolv_conf), "upstream": str(tmp_path / "upstream")},
         }
     }
-    pillar_dir = write_pillar(tmp_path / "pillar", SHAPES["one-dc"], site)
-    salt_call = SaltCall(
-        tmp_path, "dc1-compute-1", {"roles": ["compute"], "datacenter": "dc1"}, pillar_dir
-    )
+    compute = minion("dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"], site=site)
 
-    process = salt_call.run("state.apply", "dns.config.file")
+    process = compute.run("state.apply", "dns.config.file")
 
     assert process.returncode == 0, process.stdout + process.stderr
     assert dnsmasq_conf.read_text().splitlines()[-6:] == [
@@ -643,17 +519,16 @@ def test_dns_upstream_nameservers_from_pillar_replace_the_copied_ones(tmp_path):
     ]
 
 
-def test_resolv_conf_points_at_dnsmasq_and_keeps_search_and_options(tmp_path, render):
+def test_resolv_conf_points_at_dnsmasq_and_keeps_search_and_options(tmp_path, minion):
     """The host's search domains and options (the `dns` grain, here given) stay."""
     host_resolver = {"search": ["lab.example"], "domain": "", "options": ["ndots:0"]}
-    highstate = render(
-        "dc1-compute-1", ["compute"], "dc1", SHAPES["one-dc"], grains={"dns": host_resolver}
+    compute = minion(
+        "dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"], grains={"dns": host_resolver}
     )
-    resolver = state_arguments(highstate, "dns-resolver-file-file-managed")
-    salt_call = SaltCall(tmp_path, "dc1-compute-1", {}, tmp_path / "pillar")
+    resolver = state_arguments(compute.highstate(), "dns-resolver-file-file-managed")
     rendered = tmp_path / "resolv.conf"
 
-    process = salt_call.run(
+    process = compute.run(
         "cp.get_template",
         resolver["source"],
         str(rendered),
@@ -670,29 +545,14 @@ def test_resolv_conf_points_at_dnsmasq_and_keeps_search_and_options(tmp_path, re
 
 
 @pytest.mark.parametrize("formula", ["consul", "dns"])
-def test_clean_in_test_mode_resolves_every_requisite(tmp_path, formula):
-    pillar_dir = write_pillar(tmp_path / "pillar", SHAPES["one-dc"], {})
-    salt_call = SaltCall(
-        tmp_path, "dc1-control-1", {"roles": ["control"], "datacenter": "dc1"}, pillar_dir
-    )
+def test_clean_in_test_mode_resolves_every_requisite(minion, formula):
+    control = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"])
 
-    process = salt_call.run("state.sls", f"{formula}.clean", "test=True")
-    results = json.loads(process.stdout)["local"]
+    results = control.salt_call("state.sls", f"{formula}.clean", "test=True")
 
     assert isinstance(results, dict), results
     assert results, "the clean state is empty"
     assert all(result["result"] is not False for result in results.values()), results
-
-
-def key_paths(settings: dict[str, Any], prefix: str = "") -> set[str]:
-    """Colon-separated paths of every key, as pillar.get names them."""
-    paths = set()
-    for key, value in settings.items():
-        path = f"{prefix}{key}"
-        paths.add(path)
-        if isinstance(value, dict) and value:
-            paths |= key_paths(value, f"{path}:")
-    return paths
 
 
 @pytest.mark.parametrize("formula", ["consul", "dns"])

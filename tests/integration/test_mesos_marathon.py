@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.functional.test_control_plane_render import (
+from tests.functional.harness import (
     MARATHON_FLAGS,
     MESOS_FLAGS,
     flags_of,

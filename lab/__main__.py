@@ -39,7 +39,7 @@ def up(layout: Layout) -> int:
     version, _ = debian.consul_release()
     say(f"consul {version} packed as a release archive")
     artifacts.ensure_artifacts(say)
-    tag = image.ensure_image(client, say)
+    tags = image.ensure_images(client, layout.releases, say)
     inventory.ensure_ssh_key()
     for network in layout.networks.values():
         hosts.ensure_network(client, network)
@@ -50,7 +50,7 @@ def up(layout: Layout) -> int:
             container.remove(force=True, v=True)
     mirror.start([network.gateway for network in layout.networks.values()])
     say(f"mirror serving on the gateways, port {mirror.MIRROR_PORT}")
-    created = [host.name for host in layout.hosts if hosts.ensure_host(client, layout, host, tag)]
+    created = [host.name for host in layout.hosts if hosts.ensure_host(client, layout, host, tags)]
     say(f"hosts: {len(created)} created, {len(layout.hosts) - len(created)} reused")
     hosts.wait_until_booted(client, [host.name for host in layout.hosts])
     say("every host booted (systemd up, sshd listening)")
@@ -89,10 +89,13 @@ def down() -> int:
 def status() -> int:
     layout = saved_layout()
     client = docker.from_env()
-    print(f"{'HOST':<18} {'DC':<5} {'ROLES':<8} {'ADDRESS':<14} {'WAN':<14} {'STATE':<9} LEADER")
+    print(
+        f"{'HOST':<18} {'DC':<5} {'RELEASE':<9} {'ROLES':<8} {'ADDRESS':<14} {'WAN':<14} "
+        f"{'STATE':<9} LEADER"
+    )
     for host in layout.hosts:
         print(
-            f"{host.name:<18} {host.datacenter:<5} {','.join(host.roles):<8} "
+            f"{host.name:<18} {host.datacenter:<5} {host.release:<9} {','.join(host.roles):<8} "
             f"{host.address:<14} {host.wan_address or '-':<14} "
             f"{_container_state(client, host):<9} {_consul_leader(client, host)}"
         )
@@ -130,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     up_parser = commands.add_parser("up", help="build, start and converge the lab")
     up_parser.add_argument(
         "--shape", default=os.environ.get("LAB_SHAPE", DEFAULT_SHAPE),
-        help=f"datacenters as NAME=CONTROL+COMPUTE,... (default {DEFAULT_SHAPE}, env LAB_SHAPE)",
+        help=f"datacenters as NAME=CONTROL+COMPUTE[@RELEASE],... (default {DEFAULT_SHAPE}, "
+        "env LAB_SHAPE)",
     )
     commands.add_parser("down", help="remove the lab's hosts, networks and mirror")
     commands.add_parser("status", help="hosts, roles, addresses and Consul leaders")

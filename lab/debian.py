@@ -14,32 +14,40 @@ from pathlib import Path
 from .paths import CONSUL_DIR
 
 CONSUL_SUITE = "bullseye"  # the last Debian release that ships Consul (1.8.7)
+# The archives by the Label of their Release file, and the path the lab's mirror serves each
+# under.
+ARCHIVE_LABELS = {"Debian": "debian", "Debian-Security": "debian-security"}
 
 
-def archive_uris() -> dict[str, str]:
-    """Map each configured suite (bookworm, bookworm-security, ...) to its archive URI."""
+def archives() -> dict[str, str]:
+    """The Debian archive and its security archive as this machine's apt reaches them:
+    ``{"debian": URI, "debian-security": URI}`` (the latter when apt has one).
+
+    An archive holds every release, so the ones apt uses for this machine's own release serve
+    the lab's bookworm and trixie hosts (and bullseye's Consul) alike.
+    """
     listing = subprocess.run(
-        ["apt-get", "indextargets", "--format", "$(RELEASE) $(REPO_URI)"],
+        ["apt-get", "indextargets", "--format", "$(LABEL) $(REPO_URI)"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    uris: dict[str, str] = {}
+    found: dict[str, str] = {}
     for line in listing.splitlines():
-        suite, _, uri = line.partition(" ")
-        if suite and uri:
-            uris.setdefault(suite, uri.rstrip("/"))
-    if "bookworm" not in uris:
+        label, _, uri = line.partition(" ")
+        if label in ARCHIVE_LABELS and uri:
+            found.setdefault(ARCHIVE_LABELS[label], uri.rstrip("/"))
+    if "debian" not in found:
         raise RuntimeError(
-            "apt on this machine has no bookworm archive configured "
-            "(apt-get indextargets lists none); run apt-get update first"
+            "apt on this machine reaches no Debian archive (apt-get indextargets lists no "
+            "index labelled Debian); configure one and run apt-get update first"
         )
-    return uris
+    return found
 
 
 def _apt_download(package: str, suite: str, dest: Path) -> Path:
     """Download one package of another suite with a private apt state (the host is untouched)."""
-    uri = archive_uris()["bookworm"]
+    uri = archives()["debian"]
     with tempfile.TemporaryDirectory(prefix="lab-apt-") as tmp:
         root = Path(tmp)
         (root / "lists" / "partial").mkdir(parents=True)

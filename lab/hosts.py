@@ -8,6 +8,7 @@ tmpfs on /run and /run/lock.
 
 import hashlib
 import time
+from collections.abc import Mapping
 
 import docker
 from docker.types import IPAMConfig, IPAMPool
@@ -49,11 +50,16 @@ def lab_containers(client: docker.DockerClient) -> list:
     return client.containers.list(all=True, filters={"label": f"{LABEL}=host"})
 
 
-def ensure_host(client: docker.DockerClient, layout: Layout, host: Host, image: str) -> bool:
-    """Create and start the host's container if needed; return True when it was created."""
+def ensure_host(
+    client: docker.DockerClient, layout: Layout, host: Host, images: Mapping[str, str]
+) -> bool:
+    """Create and start the host's container from the image of its release (``images``: tag
+    by release) if needed; return True when it was created."""
+    image = images[host.release]
+    image_id = client.images.get(image).id
     authorized_key = LAB_DIR / "ssh" / "id_ed25519.pub"
-    # What the container was made from: another checkout (another key), image or address
-    # means a new container, not a reused one.
+    # What the container was made from: another checkout (another key), image, release or
+    # address means a new container, not a reused one.
     fingerprint = hashlib.sha256(
         f"{image} {authorized_key} {authorized_key.read_text()} {host}".encode()
     ).hexdigest()[:16]
@@ -62,7 +68,9 @@ def ensure_host(client: docker.DockerClient, layout: Layout, host: Host, image: 
         container = existing[0]
         if container.labels.get(LABEL) != "host":
             raise RuntimeError(f"a container named {host.name} exists and is not the lab's")
-        if container.labels.get(f"{LABEL}.fingerprint") == fingerprint:
+        # The image's id too: an image rebuilt under the same tag is another image.
+        made_from = (container.labels.get(f"{LABEL}.fingerprint"), container.attrs["Image"])
+        if made_from == (fingerprint, image_id):
             if container.status != "running":
                 container.start()
             return False
@@ -109,6 +117,7 @@ def ensure_host(client: docker.DockerClient, layout: Layout, host: Host, image: 
         labels={
             LABEL: "host",
             f"{LABEL}.datacenter": host.datacenter,
+            f"{LABEL}.release": host.release,
             f"{LABEL}.roles": ",".join(host.roles),
             f"{LABEL}.fingerprint": fingerprint,
         },

@@ -4,7 +4,8 @@ The hosts' networks are internal, so their only way out is this server on each n
 gateway (``mirror.lab``):
 
 - ``/debian/...`` and ``/debian-security/...``: a caching pass-through to the Debian archives
-  this machine's apt uses. apt on the hosts checks the archive's signatures as usual;
+  this machine's apt uses, which hold every release (the hosts' bookworm and trixie alike:
+  the suite is in the path). apt on the hosts checks the archive's signatures as usual;
   package files are kept in ``.cache/mirror`` and served from there afterwards, index files
   are refreshed and fall back to the cached copy when the archive cannot be reached.
 - ``/consul/<version>/...``: the Consul release archive and its SHA256SUMS (``debian.py``).
@@ -24,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .debian import archive_uris
+from .debian import archives
 from .naming import MIRROR_PORT
 from .paths import CACHE_DIR, CONSUL_DIR, LAB_DIR, MIRROR_CACHE_DIR, REPO
 
@@ -96,10 +97,7 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def serve(addresses: list[str], port: int = MIRROR_PORT) -> None:
     """Serve on each address until SIGTERM (the foreground half of ``start``)."""
-    uris = archive_uris()
-    MirrorHandler.upstreams = {"debian": uris["bookworm"]}
-    if "bookworm-security" in uris:
-        MirrorHandler.upstreams["debian-security"] = uris["bookworm-security"]
+    MirrorHandler.upstreams = archives()
     MirrorHandler.static_roots = {"consul": CONSUL_DIR / "releases", "files": FILES_DIR}
     servers = [ThreadingServer((address, port), MirrorHandler) for address in addresses]
     for server in servers:

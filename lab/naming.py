@@ -7,13 +7,19 @@ removes only what it made and reuses what an earlier run left.
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 LABEL = "io.saltplatform.lab"
-IMAGE_REPOSITORY = "saltplatform-lab/debian-bookworm"
+# The host image of a release is IMAGE_REPOSITORY-<release>, e.g. saltplatform-lab/debian-trixie.
+IMAGE_REPOSITORY = "saltplatform-lab/debian"
 NETWORK_PREFIX = "saltplatform-lab"
 MIRROR_PORT = 8780
 MIRROR_HOSTNAME = "mirror.lab"
-DEFAULT_SHAPE = "dc1=3+1,dc2=1+1"
+# The Debian releases the lab builds hosts of; a datacenter without @RELEASE runs the first.
+RELEASES = ("bookworm", "trixie")
+DEFAULT_RELEASE = RELEASES[0]
+# Both releases in every run: dc1 on bookworm, dc2 on trixie.
+DEFAULT_SHAPE = "dc1=3+1,dc2=1+1@trixie"
 # The lab's own networks: 10.231.0.0/24 is the WAN of the control nodes, 10.231.N.0/24 the
 # LAN of the N-th datacenter. Override with LAB_SUBNET_PREFIX if it collides with a site's.
 DEFAULT_SUBNET_PREFIX = "10.231"
@@ -25,6 +31,7 @@ class Host:
 
     name: str
     datacenter: str
+    release: str
     roles: tuple[str, ...]
     address: str
     wan_address: str | None = None
@@ -40,9 +47,18 @@ class Network:
         return str(next(ipaddress.ip_network(self.subnet).hosts()))
 
 
+class DatacenterShape(NamedTuple):
+    """One datacenter of a shape: ``dc2=1+1@trixie`` is ``("dc2", 1, 1, "trixie")``."""
+
+    name: str
+    controls: int
+    computes: int
+    release: str
+
+
 @dataclass
 class Layout:
-    """The lab's datacenters, networks and hosts for a shape like ``dc1=3+1,dc2=1+1``."""
+    """The lab's datacenters, networks and hosts for a shape like ``dc1=3+1,dc2=1+1@trixie``."""
 
     shape: str
     subnet_prefix: str = DEFAULT_SUBNET_PREFIX
@@ -51,7 +67,9 @@ class Layout:
 
     def __post_init__(self) -> None:
         self.networks["wan"] = Network(f"{NETWORK_PREFIX}-wan", f"{self.subnet_prefix}.0.0/24")
-        for index, (datacenter, controls, computes) in enumerate(parse_shape(self.shape), 1):
+        for index, (datacenter, controls, computes, release) in enumerate(
+            parse_shape(self.shape), 1
+        ):
             lan = f"{self.subnet_prefix}.{index}"
             self.networks[datacenter] = Network(f"{NETWORK_PREFIX}-{datacenter}", f"{lan}.0/24")
             for number in range(1, controls + 1):
@@ -59,6 +77,7 @@ class Layout:
                     Host(
                         name=f"{datacenter}-control-{number}",
                         datacenter=datacenter,
+                        release=release,
                         roles=("control",),
                         address=f"{lan}.{10 + number}",
                         wan_address=f"{self.subnet_prefix}.0.{index * 16 + number}",
@@ -69,6 +88,7 @@ class Layout:
                     Host(
                         name=f"{datacenter}-compute-{number}",
                         datacenter=datacenter,
+                        release=release,
                         roles=("compute",),
                         address=f"{lan}.{100 + number}",
                     )
@@ -78,6 +98,11 @@ class Layout:
     def datacenters(self) -> list[str]:
         return [name for name in self.networks if name != "wan"]
 
+    @property
+    def releases(self) -> list[str]:
+        """The Debian releases of the hosts, each once, in the order of the shape."""
+        return list(dict.fromkeys(host.release for host in self.hosts))
+
     def host(self, name: str) -> Host:
         for host in self.hosts:
             if host.name == name:
@@ -85,20 +110,28 @@ class Layout:
         raise KeyError(f"no lab host named {name}")
 
 
-def parse_shape(shape: str) -> list[tuple[str, int, int]]:
-    """``"dc1=3+1,dc2=1+1"`` -> ``[("dc1", 3, 1), ("dc2", 1, 1)]``, with a clear error."""
+def parse_shape(shape: str) -> list[DatacenterShape]:
+    """``"dc1=3+1,dc2=1+1@trixie"`` -> ``[("dc1", 3, 1, "bookworm"), ("dc2", 1, 1, "trixie")]``,
+    with a clear error."""
     datacenters = []
     for part in shape.split(","):
-        match = re.fullmatch(r"\s*([a-z][a-z0-9-]*)=(\d+)\+(\d+)\s*", part)
+        match = re.fullmatch(r"\s*([a-z][a-z0-9-]*)=(\d+)\+(\d+)(?:@([^\s@]*))?\s*", part)
         if not match:
             raise ValueError(
-                f"lab shape {shape!r}: each datacenter is NAME=CONTROL+COMPUTE, e.g. dc1=3+1"
+                f"lab shape {shape!r}: each datacenter is NAME=CONTROL+COMPUTE[@RELEASE], "
+                "e.g. dc1=3+1 or dc2=1+1@trixie"
             )
         name, controls, computes = match[1], int(match[2]), int(match[3])
+        release = DEFAULT_RELEASE if match[4] is None else match[4]
         if not 1 <= controls <= 7 or not 0 <= computes <= 9:
             raise ValueError(f"lab shape {shape!r}: {name} needs 1-7 control and 0-9 compute")
-        datacenters.append((name, controls, computes))
-    if len({name for name, _, _ in datacenters}) != len(datacenters):
+        if release not in RELEASES:
+            raise ValueError(
+                f"lab shape {shape!r}: {name}@{release} names no release the lab builds; "
+                f"use one of {', '.join(RELEASES)} (without @RELEASE: {DEFAULT_RELEASE})"
+            )
+        datacenters.append(DatacenterShape(name, controls, computes, release))
+    if len({datacenter.name for datacenter in datacenters}) != len(datacenters):
         raise ValueError(f"lab shape {shape!r}: a datacenter appears twice")
     if len(datacenters) > 14:
         raise ValueError(f"lab shape {shape!r}: at most 14 datacenters")

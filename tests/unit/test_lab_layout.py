@@ -1,12 +1,14 @@
-"""The lab's shape: names, roles and addresses of its hosts and networks."""
+"""The lab's shape: names, roles, Debian releases and addresses of its hosts and networks,
+and the host image of each release."""
 
 import pytest
 
-from lab.naming import Layout, parse_shape
+from lab import image
+from lab.naming import DEFAULT_SHAPE, RELEASES, Layout, parse_shape
 
 
 def test_default_shape_has_the_hosts_of_the_issue():
-    layout = Layout("dc1=3+1,dc2=1+1")
+    layout = Layout(DEFAULT_SHAPE)
     assert [(host.name, host.roles) for host in layout.hosts] == [
         ("dc1-control-1", ("control",)),
         ("dc1-control-2", ("control",)),
@@ -14,6 +16,35 @@ def test_default_shape_has_the_hosts_of_the_issue():
         ("dc1-compute-1", ("compute",)),
         ("dc2-control-1", ("control",)),
         ("dc2-compute-1", ("compute",)),
+    ]
+
+
+def test_default_shape_runs_every_release_the_lab_builds():
+    layout = Layout(DEFAULT_SHAPE)
+    assert {host.datacenter: host.release for host in layout.hosts} == {
+        "dc1": "bookworm",
+        "dc2": "trixie",
+    }
+    assert layout.releases == list(RELEASES)
+
+
+def test_a_datacenter_without_release_runs_bookworm():
+    assert parse_shape("dc1=3+1") == [("dc1", 3, 1, "bookworm")]
+
+
+def test_release_suffix_sets_the_release_of_every_host_of_its_datacenter():
+    layout = Layout("dc1=3+1@trixie,dc2=1+1@bookworm,dc3=1+0")
+    assert {(host.datacenter, host.release) for host in layout.hosts} == {
+        ("dc1", "trixie"), ("dc2", "bookworm"), ("dc3", "bookworm"),
+    }
+    assert layout.releases == ["trixie", "bookworm"]
+
+
+def test_release_suffix_leaves_names_and_addresses_alone():
+    plain = Layout("dc1=3+1,dc2=1+1")
+    suffixed = Layout("dc1=3+1@trixie,dc2=1+1@trixie")
+    assert [(host.name, host.address, host.wan_address) for host in plain.hosts] == [
+        (host.name, host.address, host.wan_address) for host in suffixed.hosts
     ]
 
 
@@ -50,8 +81,41 @@ def test_subnet_prefix_moves_every_network():
         ("dc1=0+1", "1-7 control"),
         ("dc1=8+1", "1-7 control"),
         ("dc1=3+1,dc1=1+1", "appears twice"),
+        ("dc1=3+1,dc1=1+1@trixie", "appears twice"),
+        ("dc1=3+1@@trixie", r"NAME=CONTROL\+COMPUTE\[@RELEASE\]"),
+        ("dc1=3+1 @trixie", r"NAME=CONTROL\+COMPUTE\[@RELEASE\]"),
     ],
 )
 def test_bad_shapes_are_refused_with_the_rule(shape, message):
     with pytest.raises(ValueError, match=message):
         parse_shape(shape)
+
+
+@pytest.mark.parametrize(
+    "shape, named",
+    [
+        ("dc2=1+1@jessie", "dc2@jessie"),
+        ("dc2=1+1@", "dc2@"),
+        ("dc1=3+1,dc2=1+1@Trixie", "dc2@Trixie"),
+    ],
+)
+def test_a_release_the_lab_does_not_build_is_refused_naming_the_ones_it_does(shape, named):
+    with pytest.raises(ValueError, match=f"{named} names no release") as refused:
+        parse_shape(shape)
+    assert "use one of bookworm, trixie (without @RELEASE: bookworm)" in str(refused.value)
+
+
+def test_each_release_has_its_own_image_from_its_own_suites():
+    tags = {release: image.image_tag(release) for release in RELEASES}
+    assert len(set(tags.values())) == len(RELEASES)
+    for release, tag in tags.items():
+        assert tag.startswith(f"saltplatform-lab/debian-{release}:")
+        sources = image.apt_sources(release)
+        assert f"Suites: {release} {release}-updates\n" in sources
+        assert f"Suites: {release}-security\n" in sources
+        assert not [other for other in RELEASES if other != release and other in sources]
+
+
+def test_trixie_image_has_the_libkmod_its_systemd_only_recommends():
+    assert "libkmod2" in image.packages("trixie")
+    assert set(image.PACKAGES) <= set(image.packages("trixie"))

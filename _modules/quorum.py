@@ -49,6 +49,10 @@ PORT_KEYS = ("mesos:master:port", "mesos:agent:port", "marathon:http_port")
 # Consul's gossip keys are AES-128, -192 or -256 keys.
 GOSSIP_KEY_SIZES = (16, 24, 32)
 KEYGEN_COMMAND = "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+# Where Consul's gossip key may be, in order: the site's secrets, then the older place.
+GOSSIP_KEY_PILLAR = ("secrets:consul:gossip_key", "consul:encrypt")
+# The command that makes the site's secrets (platform_secrets, docs/secrets.md).
+SECRETS_COMMAND = "scripts/secrets init pillar"
 # Where the public functions keep the site's hosts for the rest of the render.
 SITE_CONTEXT_KEY = "quorum.site"
 
@@ -414,22 +418,44 @@ def _gossip_key_size(key: str) -> int | None:
         return None
 
 
-def _check_gossip_key(pillar: Mapping) -> None:
-    """Consul's gossip key, if set; the message never shows the key, a secret."""
-    key = _lookup(pillar, "consul:encrypt")
-    if not key:
-        return
-    if not isinstance(key, str) or _gossip_key_size(key) not in GOSSIP_KEY_SIZES:
+def _gossip_key_pillar(pillar: Mapping) -> str | None:
+    """The pillar key that holds Consul's gossip key, if any holds one: the site's secrets
+    (``scripts/secrets init``), else the older ``consul:encrypt``."""
+    return next((key for key in GOSSIP_KEY_PILLAR if _lookup(pillar, key)), None)
+
+
+def _security(pillar: Mapping) -> dict[str, Any]:
+    """What the site secures, checked: refuses a plan without its secrets unless pillar
+    ``security:open`` says, explicitly, that the site runs in the clear."""
+    open_site = _lookup(pillar, "security:open")
+    if open_site not in (None, True, False):
         raise SaltInvocationError(
-            "pillar consul:encrypt is not a gossip key: Consul takes 16, 24 or 32 random bytes "
-            "in base64. Make one with `consul keygen`, or without Consul with "
-            f"{KEYGEN_COMMAND}; or leave consul:encrypt empty for no gossip encryption"
+            f"pillar security:open is {open_site!r}: set it to true (a plaintext site, on "
+            "purpose) or false, or leave it out"
         )
+    source = _gossip_key_pillar(pillar)
+    if source is None and open_site is not True:
+        raise SaltInvocationError(
+            "pillar secrets:consul:gossip_key is missing, so Consul's gossip would run in the "
+            f"clear: make the site's secrets with `{SECRETS_COMMAND}` and give pillar `secrets` "
+            "to every host (pillar/top.sls), or set pillar security:open: true to run a "
+            "plaintext site on purpose"
+        )
+    if source is not None:
+        key = _lookup(pillar, source)
+        if not isinstance(key, str) or _gossip_key_size(key) not in GOSSIP_KEY_SIZES:
+            # The message never shows the key, a secret.
+            raise SaltInvocationError(
+                f"pillar {source} is not a gossip key: Consul takes 16, 24 or 32 random bytes "
+                f"in base64. Let `{SECRETS_COMMAND}` make it (remove the key and run it "
+                f"again), or make one with `consul keygen` or {KEYGEN_COMMAND}"
+            )
+    return {"open": open_site is True, "gossip_key_pillar": source}
 
 
 def _check_settings(pillar: Mapping) -> None:
     """The programs' settings in pillar that the programs have rules for."""
-    _check_gossip_key(pillar)
+    _security(pillar)
     _check_versions(pillar)
     _check_ports(pillar)
 
@@ -842,7 +868,8 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
 
     Keys: datacenter, members, size, majority, fault_tolerance, bootstrap_expect, lan_peers,
     wan_peers, is_control, zookeeper_id, host, zookeeper_ports, zookeeper_servers,
-    zookeeper_connect, mesos_zk_url, marathon_zk_url.
+    zookeeper_connect, mesos_zk_url, marathon_zk_url, security (``open``: pillar
+    security:open; ``gossip_key_pillar``: the pillar key of Consul's gossip key, or None).
 
     CLI Example:
 
@@ -851,10 +878,13 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
         salt-call quorum.plan
     """
     _check_settings(_pillar())
-    return _plan(
-        _pillar_datacenters(),
-        _grains(),
-        datacenter,
-        zookeeper_ports=_lookup(_pillar(), "zookeeper:ports"),
-        site=_site(),
-    )
+    return {
+        **_plan(
+            _pillar_datacenters(),
+            _grains(),
+            datacenter,
+            zookeeper_ports=_lookup(_pillar(), "zookeeper:ports"),
+            site=_site(),
+        ),
+        "security": _security(_pillar()),
+    }

@@ -15,12 +15,13 @@ marathon:
     #   source: https://mirror.example/marathon/marathon-1.10.x.tgz
     #   source_hash: sha256=<sha256sum of that file>
 
+# The site's secrets (the Consul gossip key among them) are not here: `scripts/secrets init
+# pillar` makes them once into pillar/secrets.sls, git-ignored (docs/secrets.md). A site that
+# runs in the clear on purpose says so instead:
+# security:
+#   open: true
+
 # consul:
-#   # The gossip encryption key, a secret: 32 random bytes in base64, from `consul keygen`.
-#   # Keep the real key out of version control (a private pillar repository, the gpg
-#   # renderer or a vault). Consul reads it only when an agent starts with an empty keyring.
-#   encrypt: PLACEHOLDER-NOT-A-KEY-run-consul-keygen
-#
 #   # Consul 1.8.7 (the lab) instead of the default release.
 #   version: '1.8.7'
 #   install:

@@ -190,9 +190,10 @@ def reset_loaders_state(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def minion(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Minion]:
-    """``minion(minion_id, roles, datacenter=, datacenters=, site=, pillar_dir=, grains=)``: the
-    masterless minion of one host of a plan. Its grains are its roles and datacenter, then
-    ``grains``; its pillar is ``pillar_dir``, or one written from ``datacenters`` and ``site``.
+    """``minion(minion_id, roles, datacenter=, datacenters=, site=, pillar_dir=, grains=,
+    secrets=)``: the masterless minion of one host of a plan. Its grains are its roles and
+    datacenter, then ``grains``; its pillar is ``pillar_dir``, or one written from
+    ``datacenters`` and ``site`` with the site's secrets (unless ``secrets`` is false).
 
     The same plan gives the same minion for the whole session, so tests asking the same render
     share it (see `Minion`)."""
@@ -206,13 +207,18 @@ def minion(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Minion]:
         site: dict[str, Any] | None = None,
         pillar_dir: Path | None = None,
         grains: dict[str, Any] | None = None,
+        secrets: bool = True,
     ) -> Minion:
-        plan = [minion_id, list(roles), datacenter, datacenters, site, str(pillar_dir), grains]
+        plan = [
+            minion_id, list(roles), datacenter, datacenters, site, str(pillar_dir), grains, secrets
+        ]
         key = json.dumps(plan, sort_keys=True)
         if key not in minions:
             directory = tmp_path_factory.mktemp(minion_id)
             if pillar_dir is None:
-                pillar_dir = write_pillar(directory / "pillar", datacenters or {}, site or {})
+                pillar_dir = write_pillar(
+                    directory / "pillar", datacenters or {}, site or {}, secrets
+                )
             host_grains = {"roles": list(roles), "datacenter": datacenter, **(grains or {})}
             minions[key] = Minion(directory, minion_id, host_grains, pillar_dir)
         return minions[key]

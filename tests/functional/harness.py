@@ -7,10 +7,12 @@ from here, never from one another.
 """
 
 import copy
+import functools
 import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +65,28 @@ def write_datacenter(directory: Path, name: str, settings: dict[str, Any]) -> No
     write_yaml(directory / "datacenters" / f"{name}.sls", {"datacenters": {name: settings}})
 
 
-def write_pillar(directory: Path, datacenters: dict[str, Any], site: dict[str, Any]) -> Path:
-    """A pillar tree laid out like the repository's: top, site and one file per datacenter."""
-    files = ["site"] + [f"datacenters.{name}" for name in datacenters]
+@functools.cache
+def site_secrets() -> str:
+    """The text of a site's secrets.sls, made once per test session by the project's own
+    command (platform_secrets, as `scripts/secrets init` runs it); its CA key stays in a
+    private directory of its own."""
+    from platform_secrets.make import init
+
+    directory = Path(tempfile.mkdtemp(prefix="platform-secrets-"))
+    return init(directory).pillar_file.read_text()
+
+
+def write_pillar(
+    directory: Path, datacenters: dict[str, Any], site: dict[str, Any], secrets: bool = True
+) -> Path:
+    """A pillar tree laid out like the repository's: top, site, the site's secrets (unless
+    ``secrets`` is false) and one file per datacenter."""
+    files = ["site"] + (["secrets"] if secrets else [])
+    files += [f"datacenters.{name}" for name in datacenters]
     write_yaml(directory / "top.sls", {"base": {"*": files}})
+    if secrets:
+        (directory / "secrets.sls").write_text(site_secrets())
+        (directory / "secrets.sls").chmod(0o600)
     # As in the shipped pillar/site.sls: Marathon has no default download, a site chooses.
     write_yaml(directory / "site.sls", {"marathon": {"install": {"method": "none"}}, **site})
     for name, settings in datacenters.items():

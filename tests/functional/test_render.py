@@ -13,6 +13,7 @@ import hashlib
 import http.server
 import ipaddress
 import json
+import shutil
 import subprocess
 import threading
 import zipfile
@@ -25,6 +26,7 @@ import pytest
 import yaml
 
 from tests.functional.harness import (
+    site_secrets,
     CONSUL_BINARY,
     REPO,
     SHAPES,
@@ -49,7 +51,7 @@ COMMON_STATE_IDS = {
     "consul-config-file-file-directory-config-dir",
     "consul-config-file-file-directory-data-dir",
     CONSUL_CONFIG_ID,
-    "consul-config-file-file-absent-encrypt",
+    "consul-config-file-file-managed-encrypt",
     "consul-service-running-file-managed-unit",
     "consul-service-running-module-run-daemon-reload",
     "consul-service-running-service-running",
@@ -77,13 +79,38 @@ def pillar_datacenters() -> dict[str, Any]:
     return datacenters
 
 
+@pytest.fixture(scope="module")
+def shipped_pillar(tmp_path_factory) -> Path:
+    """A copy of pillar/ with the site's secrets made as README says: scripts/secrets init."""
+    pillar = tmp_path_factory.mktemp("shipped") / "pillar"
+    shutil.copytree(REPO / "pillar", pillar, ignore=shutil.ignore_patterns("secrets*", "*.key"))
+    made = subprocess.run(
+        [REPO / "scripts" / "secrets", "init", pillar], capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    return pillar
+
+
+def test_shipped_pillar_without_its_secrets_is_refused_naming_the_command(tmp_path, minion):
+    pillar = tmp_path / "pillar"
+    shutil.copytree(REPO / "pillar", pillar, ignore=shutil.ignore_patterns("secrets*", "*.key"))
+
+    process = minion("dc1-control-1", ["control"], pillar_dir=pillar).run("state.show_highstate")
+
+    assert process.returncode != 0
+    assert "Unable to render top file" in process.stderr
+    assert "pillar secrets:consul:gossip_key is missing" in process.stderr
+    assert "scripts/secrets init pillar" in process.stderr
+
+
 @pytest.mark.parametrize(
     ("minion_id", "host"),
     roster_hosts("2-datacenter"),
     ids=[minion_id for minion_id, _ in roster_hosts("2-datacenter")],
 )
-def test_shipped_two_datacenter_plan_renders_every_host(minion, minion_id, host):
-    """The shipped pillar with the grains of inventory/2-datacenter/roster."""
+def test_shipped_two_datacenter_plan_renders_every_host(minion, shipped_pillar, minion_id, host):
+    """The shipped pillar, with the secrets the README's command makes, and the grains of
+    inventory/2-datacenter/roster."""
     grains = host["minion_opts"]["grains"]
     datacenters = pillar_datacenters()
     members = datacenters[grains["datacenter"]]["control_nodes"]
@@ -91,7 +118,7 @@ def test_shipped_two_datacenter_plan_renders_every_host(minion, minion_id, host)
     others = [name for name in datacenters if name != grains["datacenter"]]
 
     highstate = minion(
-        minion_id, grains["roles"], grains["datacenter"], pillar_dir=REPO / "pillar"
+        minion_id, grains["roles"], grains["datacenter"], pillar_dir=shipped_pillar
     ).highstate()
     config = consul_config(highstate)
 
@@ -149,11 +176,26 @@ def test_consul_server_settings_follow_the_plan(minion, shape, minion_id, roles,
         assert state_arguments(highstate, WAN_JOINED_ID)["peers"] == []
 
 
-def test_gossip_key_goes_only_into_encrypt_json(tmp_path, minion):
+def secrets_gossip_key() -> str:
+    return yaml.safe_load(site_secrets())["secrets"]["consul"]["gossip_key"]
+
+
+@pytest.mark.parametrize(
+    ("site", "with_secrets", "pillar_key"),
+    [
+        ({}, True, "secrets:consul:gossip_key"),
+        ({"consul": {"encrypt": GOSSIP_KEY}}, False, "consul:encrypt"),
+    ],
+    ids=["from the site's secrets", "from the older consul:encrypt"],
+)
+def test_gossip_key_goes_only_into_encrypt_json(tmp_path, minion, site, with_secrets, pillar_key):
     """Not in consul.json, not in the rendered highstate: encrypt.json's template reads it
     from pillar on the host."""
-    site = {"consul": {"encrypt": GOSSIP_KEY}}
-    control = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site)
+    key = secrets_gossip_key() if with_secrets else GOSSIP_KEY
+    control = minion(
+        "dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site,
+        secrets=with_secrets,
+    )
     highstate = control.highstate()
     encrypt = state_arguments(highstate, "consul-config-file-file-managed-encrypt")
     rendered = tmp_path / "encrypt.json"
@@ -168,11 +210,25 @@ def test_gossip_key_goes_only_into_encrypt_json(tmp_path, minion):
     assert encrypt["name"] == "/etc/consul.d/encrypt.json"
     assert encrypt["show_changes"] is False
     assert encrypt["mode"] == "0640"
+    assert encrypt["context"]["config"]["pillar_key"] == pillar_key
     assert "encrypt" not in consul_config(highstate)
     assert "consul-config-file-file-absent-encrypt" not in highstate
-    assert GOSSIP_KEY not in json.dumps(highstate)
+    assert key not in json.dumps(highstate)
     assert process.returncode == 0, process.stdout + process.stderr
-    assert json.loads(rendered.read_text()) == {"encrypt": GOSSIP_KEY}
+    assert json.loads(rendered.read_text()) == {"encrypt": key}
+
+
+def test_plaintext_site_on_purpose_says_so_and_writes_no_gossip_key(minion):
+    site = {"security": {"open": True}}
+    highstate = minion(
+        "dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"], site=site, secrets=False
+    ).highstate()
+
+    assert "consul-config-file-file-absent-encrypt" in highstate
+    assert "consul-config-file-file-managed-encrypt" not in highstate
+    notice = state_arguments(highstate, "consul-config-file-test-show-notification-open")
+    assert "security:open is true" in notice["text"]
+    assert "not encrypted" in notice["text"]
 
 
 def test_consul_1_8_on_a_mirror_gets_its_keys_and_urls(minion):

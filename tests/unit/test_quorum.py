@@ -325,7 +325,12 @@ TWO_DATACENTERS = plan_of(dc1=3, dc2=1)
 
 @pytest.fixture
 def configure_loader_modules():
-    return {quorum: {"__pillar__": {"datacenters": TWO_DATACENTERS}, "__grains__": grains()}}
+    # A site with its secrets, as scripts/secrets init makes them: 32 bytes of gossip key.
+    pillar = {
+        "datacenters": TWO_DATACENTERS,
+        "secrets": {"consul": {"gossip_key": base64.b64encode(bytes(32)).decode()}},
+    }
+    return {quorum: {"__pillar__": pillar, "__grains__": grains()}}
 
 
 def test_loader_functions_report_on_the_hosts_datacenter():
@@ -398,6 +403,11 @@ def test_loader_plan_holds_every_key():
         "zookeeper_connect",
         "mesos_zk_url",
         "marathon_zk_url",
+        "security",
+    }
+    assert quorum.plan()["security"] == {
+        "open": False,
+        "gossip_key_pillar": "secrets:consul:gossip_key",
     }
     assert set(quorum.plan()["host"]) == {
         "id",
@@ -644,7 +654,30 @@ def gossip_key(size: int) -> str:
     return base64.b64encode(bytes(range(size))).decode()
 
 
+# A site with its secrets (scripts/secrets init): the other checks run behind this one.
+SECURED = {"secrets": {"consul": {"gossip_key": gossip_key(32)}}}
+
+
+def secured(pillar: dict) -> dict:
+    return {**SECURED, **pillar}
+
+
 REJECTED_SETTINGS = {
+    "no gossip key anywhere": (
+        {"consul": {"encrypt": ""}},
+        "pillar secrets:consul:gossip_key is missing",
+        "scripts/secrets init pillar",
+    ),
+    "security:open as a word": (
+        {"security": {"open": "yes"}},
+        "pillar security:open is 'yes'",
+        "set it to true",
+    ),
+    "placeholder in the site's secrets": (
+        {"secrets": {"consul": {"gossip_key": "PLACEHOLDER"}}},
+        "pillar secrets:consul:gossip_key is not a gossip key",
+        "scripts/secrets init pillar",
+    ),
     "placeholder gossip key": (
         {"consul": {"encrypt": "PLACEHOLDER-NOT-A-KEY-run-consul-keygen"}},
         "pillar consul:encrypt is not a gossip key",
@@ -666,77 +699,77 @@ REJECTED_SETTINGS = {
         "consul keygen",
     ),
     "consul version that is a word": (
-        {"consul": {"version": "latest"}},
+        secured({"consul": {"version": "latest"}}),
         "pillar consul:version is 'latest', not a release version",
         "write it quoted, as digits and dots",
     ),
     "consul version YAML read as a number": (
-        {"consul": {"version": 1.1}},
+        secured({"consul": {"version": 1.1}}),
         "pillar consul:version is 1.1, not a release version",
         "YAML reads 1.10 as the number 1.1",
     ),
     "zookeeper version without dots": (
-        {"zookeeper": {"install": {"archive": {"version": "3"}}}},
+        secured({"zookeeper": {"install": {"archive": {"version": "3"}}}}),
         "pillar zookeeper:install:archive:version is '3'",
         "digits and dots",
     ),
     "marathon version with a v": (
-        {"marathon": {"install": {"archive": {"version": "v1.10.17"}}}},
+        secured({"marathon": {"install": {"archive": {"version": "v1.10.17"}}}}),
         "pillar marathon:install:archive:version is 'v1.10.17'",
         "digits and dots",
     ),
     "consul port 0": (
-        {"consul": {"config": {"ports": {"grpc": 0}}}},
+        secured({"consul": {"config": {"ports": {"grpc": 0}}}}),
         "pillar consul:config:ports:grpc is 0",
         "an integer from 1 to 65535, or -1 to turn the listener off",
     ),
     "consul port above 65535": (
-        {"consul": {"config": {"ports": {"dns": 86000}}}},
+        secured({"consul": {"config": {"ports": {"dns": 86000}}}}),
         "pillar consul:config:ports:dns is 86000",
         "an integer from 1 to 65535",
     ),
     "consul port as text": (
-        {"consul": {"config": {"ports": {"http": "8500"}}}},
+        secured({"consul": {"config": {"ports": {"http": "8500"}}}}),
         "pillar consul:config:ports:http is '8500'",
         "an integer from 1 to 65535",
     ),
     "consul ports not a mapping": (
-        {"consul": {"config": {"ports": [8500]}}},
+        secured({"consul": {"config": {"ports": [8500]}}}),
         "pillar consul:config:ports is a list",
         "map Consul's listeners",
     ),
     "zookeeper client port as true": (
-        {"zookeeper": {"ports": {"client": True}}},
+        secured({"zookeeper": {"ports": {"client": True}}}),
         "pillar zookeeper:ports:client is True",
         "an integer from 1 to 65535",
     ),
     "zookeeper port -1": (
-        {"zookeeper": {"ports": {"peer": -1}}},
+        secured({"zookeeper": {"ports": {"peer": -1}}}),
         "pillar zookeeper:ports:peer is -1",
         "an integer from 1 to 65535",
     ),
     "zookeeper election port equal to the peer port": (
-        {"zookeeper": {"ports": {"election": 2888}}},
+        secured({"zookeeper": {"ports": {"election": 2888}}}),
         "pillar zookeeper:ports:election is 2888, as is zookeeper:ports:peer",
         "three different ports",
     ),
     "zookeeper ports not a mapping": (
-        {"zookeeper": {"ports": 2181}},
+        secured({"zookeeper": {"ports": 2181}}),
         "pillar zookeeper:ports is a int",
         "map client, peer and election to port numbers",
     ),
     "mesos master port": (
-        {"mesos": {"master": {"port": 70000}}},
+        secured({"mesos": {"master": {"port": 70000}}}),
         "pillar mesos:master:port is 70000",
         "an integer from 1 to 65535",
     ),
     "mesos agent port": (
-        {"mesos": {"agent": {"port": "5051"}}},
+        secured({"mesos": {"agent": {"port": "5051"}}}),
         "pillar mesos:agent:port is '5051'",
         "an integer from 1 to 65535",
     ),
     "marathon http port": (
-        {"marathon": {"http_port": -1}},
+        secured({"marathon": {"http_port": -1}}),
         "pillar marathon:http_port is -1",
         "an integer from 1 to 65535",
     ),
@@ -764,18 +797,22 @@ def test_gossip_key_is_never_shown_in_the_message():
 
 
 ACCEPTED_SETTINGS = {
-    "no settings at all": {},
+    "the site's secrets and nothing else": SECURED,
     "gossip key of 16 bytes": {"consul": {"encrypt": gossip_key(16)}},
     "gossip key of 24 bytes": {"consul": {"encrypt": gossip_key(24)}},
     "gossip key of 32 bytes": {"consul": {"encrypt": gossip_key(32)}},
-    "empty gossip key": {"consul": {"encrypt": ""}},
+    "a plaintext site on purpose": {"consul": {"encrypt": ""}, "security": {"open": True}},
     "versions with and without suffixes": {
+        **SECURED,
         "consul": {"version": "1.20.6+ent"},
         "zookeeper": {"install": {"archive": {"version": "3.8.4"}}},
         "marathon": {"install": {"archive": {"version": "1.10.17-rc1"}}},
     },
-    "consul port turned off with -1": {"consul": {"config": {"ports": {"grpc": -1, "dns": 53}}}},
+    "consul port turned off with -1": secured(
+        {"consul": {"config": {"ports": {"grpc": -1, "dns": 53}}}}
+    ),
     "ports of every program": {
+        **SECURED,
         "zookeeper": {"ports": {"client": 12181, "peer": 12888, "election": 13888}},
         "mesos": {"master": {"port": 5050}, "agent": {"port": 5051}},
         "marathon": {"http_port": 8080},
@@ -788,12 +825,27 @@ def test_settings_the_programs_accept_pass(pillar):
     quorum._check_settings(pillar)
 
 
+def test_the_sites_secrets_hold_the_gossip_key_before_the_older_place():
+    both = {**SECURED, "consul": {"encrypt": gossip_key(16)}}
+
+    assert quorum._security(both) == {"open": False, "gossip_key_pillar": "secrets:consul:gossip_key"}
+    assert quorum._security({"consul": {"encrypt": gossip_key(16)}})["gossip_key_pillar"] == (
+        "consul:encrypt"
+    )
+    assert quorum._security({"security": {"open": True}}) == {
+        "open": True,
+        "gossip_key_pillar": None,
+    }
+
+
 @pytest.mark.parametrize("call", [quorum.validate, quorum.plan], ids=["validate", "plan"])
 def test_validate_and_plan_check_the_settings_in_pillar(call):
-    placeholder = {"encrypt": "PLACEHOLDER-NOT-A-KEY-run-consul-keygen"}
+    placeholder = {"consul": {"gossip_key": "PLACEHOLDER-NOT-A-KEY"}}
 
-    with patch.dict(quorum.__pillar__, {"consul": placeholder}):
-        with pytest.raises(SaltInvocationError, match="pillar consul:encrypt is not a gossip key"):
+    with patch.dict(quorum.__pillar__, {"secrets": placeholder}):
+        with pytest.raises(
+            SaltInvocationError, match="pillar secrets:consul:gossip_key is not a gossip key"
+        ):
             call()
         # Membership alone does not depend on them.
         assert quorum.bootstrap_expect() == 3

@@ -11,7 +11,7 @@
 {%- from tplroot ~ "/map.jinja" import consul with context %}
 {%- if 'encrypt' in consul.config %}
 {{-   raise("pillar consul:config:encrypt would write the gossip key into consul.json: "
-            ~ "set consul:encrypt instead") }}
+            ~ "put it in secrets:consul:gossip_key (scripts/secrets init pillar) instead") }}
 {%- endif %}
 {#- One call for every membership value: under salt-ssh each call is a round trip. #}
 {%- set plan = salt['quorum.plan']() %}
@@ -79,10 +79,11 @@ consul-config-file-file-serialize:
       - file: consul-config-file-file-directory-config-dir
       - file: consul-config-file-file-directory-data-dir
 
-{%- if consul.encrypt %}
+{%- if plan.security.gossip_key_pillar %}
 
 {#- The template reads the key from pillar on the host, so the rendered highstate carries only
-    the pillar key's name. #}
+    the pillar key's name: secrets:consul:gossip_key (scripts/secrets init), or the older
+    consul:encrypt. #}
 consul-config-file-file-managed-encrypt:
   file.managed:
     - name: {{ encrypt_file }}
@@ -90,7 +91,7 @@ consul-config-file-file-managed-encrypt:
     - template: jinja
     - context:
         config:
-          pillar_key: consul:encrypt
+          pillar_key: {{ plan.security.gossip_key_pillar }}
     - user: root
     - group: {{ consul.group }}
     - mode: '0640'
@@ -99,9 +100,16 @@ consul-config-file-file-managed-encrypt:
       - file: consul-config-file-file-directory-config-dir
 {%- else %}
 
+{#- Only with pillar security:open: true; the plan refuses a site without its secrets. #}
 consul-config-file-file-absent-encrypt:
   file.absent:
     - name: {{ encrypt_file }}
+
+consul-config-file-test-show-notification-open:
+  test.show_notification:
+    - text: >-
+        pillar security:open is true: Consul's gossip on {{ plan.host.id }} is not encrypted
+        (scripts/secrets init makes the site's secrets; then remove security:open)
 {%- endif %}
 
 {%- for stray_file in consul.stray_config_files %}

@@ -12,7 +12,7 @@ import time
 
 import docker
 
-from . import artifacts, converge, debian, hosts, image, inventory, mirror
+from . import artifacts, converge, debian, hosts, image, inventory, mirror, upgrade
 from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
 from .paths import CONSUL_DIR, LAB_DIR
 
@@ -32,8 +32,13 @@ def saved_layout() -> Layout:
     return Layout(saved["shape"], saved["subnet_prefix"])
 
 
-def up(layout: Layout) -> int:
+def up(layout: Layout, upgrade_from: str | None = None) -> int:
+    """Build, start and converge the lab. With ``upgrade_from`` (a git ref), hosts converged
+    by that commit's tree and then by the current one, unless the lab already was."""
     client = docker.from_env()
+    commit = upgrade.resolve(upgrade_from) if upgrade_from else None
+    previous = upgrade.recorded()
+    fresh = commit is not None and not (previous and previous["from"] == commit)
     LAB_DIR.mkdir(exist_ok=True)
     say(f"shape {layout.shape}: {len(layout.hosts)} hosts in {', '.join(layout.datacenters)}")
     version, _ = debian.consul_release()
@@ -50,6 +55,11 @@ def up(layout: Layout) -> int:
             container.remove(force=True, v=True)
     mirror.start([network.gateway for network in layout.networks.values()])
     say(f"mirror serving on the gateways, port {mirror.MIRROR_PORT}")
+    if fresh:
+        say(f"upgrade from {commit[:12]}: hosts made anew, converged by that tree first")
+        upgrade.RESULT_FILE.unlink(missing_ok=True)
+        for container in hosts.lab_containers(client):
+            container.remove(force=True, v=True)
     created = [host.name for host in layout.hosts if hosts.ensure_host(client, layout, host, tags)]
     say(f"hosts: {len(created)} created, {len(layout.hosts) - len(created)} reused")
     hosts.wait_until_booted(client, [host.name for host in layout.hosts])
@@ -58,12 +68,24 @@ def up(layout: Layout) -> int:
     STATE_FILE.write_text(
         json.dumps({"shape": layout.shape, "subnet_prefix": layout.subnet_prefix}) + "\n"
     )
-    return converge_lab()
+    if not fresh:
+        return converge_lab()
+    say(f"converging with the tree of {commit[:12]}: its own failures are shown, not fatal")
+    earlier = upgrade.converge_earlier(commit)
+    report(earlier, f"the tree of {commit[:12]}")
+    say("upgrading: the current tree converges what the earlier one built")
+    current = converge.highstate()
+    upgrade.record(commit, earlier, current)
+    return report(current)
 
 
 def converge_lab(test: bool = False) -> int:
     say("converging: salt-ssh '*' state.highstate" + (" test=True" if test else ""))
-    results = converge.highstate(test=test)
+    return report(converge.highstate(test=test))
+
+
+def report(results: dict[str, converge.HostResult], tree: str = "the current tree") -> int:
+    """Print a converge's result per host; 1 if a host failed."""
     failed = False
     for name in sorted(results):
         result = results[name]
@@ -74,12 +96,14 @@ def converge_lab(test: bool = False) -> int:
         for problem in result.failed + ([result.error] if result.error else []):
             print(f"      {problem.strip()[:600]}")
         failed |= not result.ok
-    say("converged" if not failed else f"converge FAILED (raw output: {converge.LAST_RUN})")
+    say(f"converged by {tree}" if not failed
+        else f"converge by {tree} FAILED (raw output: {converge.LAST_RUN})")
     return 1 if failed else 0
 
 
 def down() -> int:
     mirror.stop()
+    upgrade.RESULT_FILE.unlink(missing_ok=True)
     removed = hosts.remove_lab(docker.from_env())
     STATE_FILE.unlink(missing_ok=True)
     say(f"removed {len(removed)} containers and networks" if removed else "nothing to remove")
@@ -138,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("down", help="remove the lab's hosts, networks and mirror")
     commands.add_parser("status", help="hosts, roles, addresses and Consul leaders")
+    up_parser.add_argument(
+        "--from", dest="upgrade_from", metavar="REF",
+        help="converge new hosts with this commit's tree first, then upgrade them with the "
+        f"current one; `release` is the last release point, {upgrade.RELEASE_POINT[:12]}",
+    )
     converge_parser = commands.add_parser("converge", help="run the highstate again")
     converge_parser.add_argument("--test", action="store_true", help="test=True")
     commands.add_parser("fetch-consul", help="pack Consul as a release archive; print its path")
@@ -146,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "up":
         prefix = os.environ.get("LAB_SUBNET_PREFIX", DEFAULT_SUBNET_PREFIX)
-        return up(Layout(args.shape, prefix))
+        return up(Layout(args.shape, prefix), args.upgrade_from)
     if args.command == "down":
         return down()
     if args.command == "status":

@@ -5,6 +5,7 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .inventory import SALTFILE
 from .paths import LAB_DIR, REPO, VENV_BIN
@@ -32,26 +33,28 @@ class HostResult:
         return not self.failed and not self.error
 
 
-def salt_ssh(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    """``salt-ssh`` with the lab's Saltfile, from the repository root."""
+def salt_ssh(
+    *args: str, timeout: int = 1800, saltfile: Path = SALTFILE
+) -> subprocess.CompletedProcess:
+    """``salt-ssh`` with the lab's Saltfile (or ``saltfile``), from the repository root."""
     return subprocess.run(
-        [str(VENV_BIN / "salt-ssh"), "--saltfile", str(SALTFILE), *args],
+        [str(VENV_BIN / "salt-ssh"), "--saltfile", str(saltfile), *args],
         cwd=REPO, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
 
 
 def highstate(
-    target: str = "*", test: bool = False, roster: str | None = None
+    target: str = "*", test: bool = False, roster: str | None = None, saltfile: Path = SALTFILE
 ) -> dict[str, HostResult]:
     """Apply (or with ``test`` dry-run) the highstate on the target; keep the raw answer.
-    ``roster`` replaces the lab's roster file for this run."""
+    ``roster`` replaces the lab's roster file for this run, ``saltfile`` its Saltfile."""
     args = [target, "state.highstate", "--out=json", "--static"]
     if roster:
         args.append(f"--roster-file={roster}")
     if test:
         args.append("test=True")
     started = time.monotonic()
-    finished = salt_ssh(*args)
+    finished = salt_ssh(*args, saltfile=saltfile)
     LAST_RUN.write_text(finished.stdout + finished.stderr)
     try:
         answer = json.loads(finished.stdout)

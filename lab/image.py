@@ -50,6 +50,8 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 """
 # sshd refuses to start without host keys; each host makes its own at first boot, so that no
 # two hosts share a key baked into the image.
+# The image's own unit: a host makes its SSH host keys at its first boot.
+HOST_KEYS_UNIT_PATH = "/etc/systemd/system/ssh-host-keys.service"
 HOST_KEYS_UNIT = """\
 [Unit]
 Description=Generate this host's SSH host keys
@@ -141,10 +143,9 @@ def _prepare_rootfs(rootfs: Path, release: str) -> None:
     (rootfs / "etc/apt/apt.conf.d/80lab-retries").write_text('Acquire::Retries "3";\n')
     for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
-    unit = rootfs / "etc/systemd/system/ssh-host-keys.service"
-    unit.write_text(HOST_KEYS_UNIT)
+    (rootfs / HOST_KEYS_UNIT_PATH.lstrip("/")).write_text(HOST_KEYS_UNIT)
     wants = rootfs / "etc/systemd/system/multi-user.target.wants/ssh-host-keys.service"
-    wants.symlink_to("/etc/systemd/system/ssh-host-keys.service")
+    wants.symlink_to(HOST_KEYS_UNIT_PATH)
     # systemd makes a fresh machine id on each host's first boot.
     (rootfs / "etc/machine-id").write_text("")
     (rootfs / "var/lib/dbus/machine-id").unlink(missing_ok=True)

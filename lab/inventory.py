@@ -54,12 +54,12 @@ def site_secrets() -> None:
     pillar_file = SECRETS_DIR / "secrets.sls"
     if OLD_GOSSIP_KEY.exists() and not pillar_file.exists():
         seed = {"secrets": {"consul": {"gossip_key": OLD_GOSSIP_KEY.read_text().strip()}}}
-        _dump(pillar_file, seed, "Seeded by the lab from its earlier gossip key.", 0o600)
+        write_yaml(pillar_file, seed, "Seeded by the lab from its earlier gossip key.", 0o600)
     make_secrets(SECRETS_DIR)
     OLD_GOSSIP_KEY.unlink(missing_ok=True)
 
 
-def _dump(path, data, header: str, mode: int = 0o644) -> None:
+def write_yaml(path, data, header: str, mode: int = 0o644) -> None:
     """Write a YAML file that has ``mode`` from its first byte (a secret is never readable by
     others, not even for a moment)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,14 +87,14 @@ def write(layout: Layout) -> None:
         }
         for host in layout.hosts
     }
-    _dump(ROSTER, roster, generated)
+    write_yaml(ROSTER, roster, generated)
     for datacenter in layout.datacenters:
         control_nodes = [
             {"id": host.name, "address": host.address, "wan_address": host.wan_address}
             for host in layout.hosts
             if host.datacenter == datacenter and "control" in host.roles
         ]
-        _dump(
+        write_yaml(
             PILLAR_DIR / "datacenters" / f"{datacenter}.sls",
             {"datacenters": {datacenter: {"control_nodes": control_nodes}}},
             generated,
@@ -116,13 +116,13 @@ def write(layout: Layout) -> None:
         "lab": {"mirror": mirror},
         **site_pillar(mirror),
     }
-    _dump(PILLAR_DIR / "site.sls", site, generated)
+    write_yaml(PILLAR_DIR / "site.sls", site, generated)
     top = {
         "base": {
             "*": ["site", "secrets", *(f"datacenters.{name}" for name in layout.datacenters)],
         }
     }
-    _dump(PILLAR_DIR / "top.sls", top, generated)
+    write_yaml(PILLAR_DIR / "top.sls", top, generated)
     master = {
         "root_dir": str(LAB_DIR / "salt"),
         "file_roots": {"base": [str(REPO / "salt")]},
@@ -139,7 +139,7 @@ def write(layout: Layout) -> None:
         "ssh_minion_opts": {"grains_cache": False},
         "state_output": "changes",
     }
-    _dump(CONFIG_DIR / "master", master, generated)
+    write_yaml(CONFIG_DIR / "master", master, generated)
     saltfile = {
         "salt-ssh": {
             "config_dir": str(CONFIG_DIR),
@@ -147,4 +147,4 @@ def write(layout: Layout) -> None:
             "ssh_max_procs": len(layout.hosts),
         }
     }
-    _dump(SALTFILE, saltfile, generated)
+    write_yaml(SALTFILE, saltfile, generated)

@@ -1,0 +1,100 @@
+"""An upgrade, the way an operator does one: hosts converged by an earlier commit of this
+repository (``lab up --from REF``), then by the current tree.
+
+The earlier tree is exported with ``git archive`` (no worktree, nothing changes in the
+repository) and converged with the lab's own roster and secrets. Its pillar is the lab's,
+with what that tree read from elsewhere: the gossip key also as ``consul:encrypt``, where
+trees before ``scripts/secrets`` read it. What each converge did is kept in
+``.lab/upgrade/result.json`` for the tests.
+"""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from . import converge, inventory
+from .paths import LAB_DIR, REPO
+
+UPGRADE_DIR = LAB_DIR / "upgrade"
+TREE_DIR = UPGRADE_DIR / "tree"
+PILLAR_DIR = UPGRADE_DIR / "pillar"
+CONFIG_DIR = UPGRADE_DIR / "etc" / "salt"
+SALTFILE = UPGRADE_DIR / "Saltfile"
+RESULT_FILE = UPGRADE_DIR / "result.json"
+# The last release point: the tree before the series of changes that moved the formulas'
+# shared macros, host facts and modules (2026-11-29). CI upgrades from it on every run.
+RELEASE_POINT = "a50f29c4792d9f11150ec31028d0975845eafa6f"
+
+
+def resolve(ref: str) -> str:
+    """The commit ``ref`` names (``release``: RELEASE_POINT), or SystemExit."""
+    ref = RELEASE_POINT if ref == "release" else ref
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )
+    if found.returncode != 0:
+        raise SystemExit(f"lab up --from {ref}: no such commit in {REPO}")
+    return found.stdout.strip()
+
+
+def export_tree(commit: str) -> Path:
+    """The state tree and modules of ``commit`` in TREE_DIR, afresh."""
+    shutil.rmtree(TREE_DIR, ignore_errors=True)
+    TREE_DIR.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit], cwd=REPO, capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(TREE_DIR)], input=archive.stdout, check=True)
+    return TREE_DIR
+
+
+def write_config(tree: Path) -> Path:
+    """Salt configuration and Saltfile that converge the lab's hosts with ``tree``."""
+    shutil.rmtree(PILLAR_DIR, ignore_errors=True)
+    shutil.copytree(inventory.PILLAR_DIR, PILLAR_DIR)
+    secrets = yaml.safe_load((inventory.SECRETS_DIR / "secrets.sls").read_text())
+    site_file = PILLAR_DIR / "site.sls"
+    site = yaml.safe_load(site_file.read_text())
+    site.setdefault("consul", {})["encrypt"] = secrets["secrets"]["consul"]["gossip_key"]
+    site_file.unlink()
+    inventory.write_yaml(site_file, site, "The lab's site pillar as earlier trees read it.", 0o600)
+    master = yaml.safe_load(inventory.CONFIG_DIR.joinpath("master").read_text())
+    master.update(
+        root_dir=str(UPGRADE_DIR / "salt"),
+        file_roots={"base": [str(tree / "salt")]},
+        pillar_roots={"base": [str(PILLAR_DIR), str(inventory.SECRETS_DIR)]},
+        module_dirs=[str(tree)],
+    )
+    inventory.write_yaml(CONFIG_DIR / "master", master, "Converges the lab with an earlier tree.")
+    saltfile = yaml.safe_load(inventory.SALTFILE.read_text())
+    saltfile["salt-ssh"]["config_dir"] = str(CONFIG_DIR)
+    inventory.write_yaml(SALTFILE, saltfile, "Converges the lab with an earlier tree.")
+    return SALTFILE
+
+
+def converge_earlier(commit: str) -> dict[str, converge.HostResult]:
+    """Every host converged by the tree of ``commit``."""
+    return converge.highstate(saltfile=write_config(export_tree(commit)))
+
+
+def record(commit: str, earlier: dict, current: dict) -> None:
+    """What both converges did, by host, for the tests (tests/integration/test_upgrade.py)."""
+    def summary(results: dict) -> dict:
+        return {
+            name: {"failed": result.failed + ([result.error] if result.error else []),
+                   "changed": result.changed}
+            for name, result in results.items()
+        }
+    RESULT_FILE.write_text(
+        json.dumps({"from": commit, "earlier": summary(earlier), "current": summary(current)},
+                   indent=1) + "\n"
+    )
+
+
+def recorded() -> dict | None:
+    """The last upgrade's record, if the lab was built by one."""
+    return json.loads(RESULT_FILE.read_text()) if RESULT_FILE.exists() else None

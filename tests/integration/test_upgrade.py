@@ -1,0 +1,54 @@
+"""A site built by the last release point's tree takes the current tree: `lab up --from
+release` (scripts/test) converged new hosts with that commit's tree, then with this one."""
+
+import json
+
+import pytest
+
+from lab import converge, upgrade
+from lab.image import HOST_KEYS_UNIT_PATH
+
+# Directories whose files only the platform's states write: a unit or a Consul definition
+# that the current tree does not manage is a leftover of an earlier layout.
+MANAGED_DIRECTORIES = ("/etc/systemd/system", "/etc/consul.d")
+
+
+@pytest.fixture(scope="module")
+def record():
+    found = upgrade.recorded()
+    if found is None:
+        pytest.skip("this lab was not built by an upgrade: scripts/test builds a new lab with "
+                    "`lab up --from release`")
+    return found
+
+
+def test_upgrade_from_the_release_point_converges_with_no_failed_state(lab, record):
+    assert record["from"] == upgrade.RELEASE_POINT
+    assert set(record["current"]) == {host.name for host in lab.hosts}
+    for name, result in record["current"].items():
+        assert result["failed"] == [], (name, result["failed"])
+
+
+def managed_files() -> dict[str, set[str]]:
+    """Per host, the names of the file states of the current tree's highstate."""
+    finished = converge.salt_ssh("*", "state.show_lowstate", "--out=json", "--static")
+    answer = json.loads(finished.stdout)
+    files = {}
+    for name, lowstate in answer.items():
+        lowstate = lowstate.get("return", lowstate) if isinstance(lowstate, dict) else lowstate
+        assert isinstance(lowstate, list), (name, lowstate)
+        files[name] = {chunk["name"] for chunk in lowstate if chunk["state"] == "file"}
+    return files
+
+
+def test_no_unit_or_consul_file_of_an_earlier_layout_is_left(lab):
+    managed = managed_files()
+    for host in lab.hosts:
+        code, listing = lab.run(
+            host, "find", *MANAGED_DIRECTORIES, "-maxdepth", "1", "-type", "f",
+            "(", "-name", "*.service", "-o", "-name", "*.json", "-o", "-name", "*.timer", ")",
+        )
+        assert code == 0, listing
+        present = set(listing.split()) - {HOST_KEYS_UNIT_PATH}
+        assert present, (host.name, "no unit and no Consul definition at all")
+        assert present <= managed[host.name], (host.name, sorted(present - managed[host.name]))

@@ -9,9 +9,11 @@ rejects; py-consul's ``agent.join`` sends the PUT Consul expects.
 """
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -74,6 +76,11 @@ def leader(url: str | None = None) -> str:
     return _leader(_agent_url(url))
 
 
+def _check_interval(interval: float) -> None:
+    if interval <= 0:
+        raise SaltInvocationError(f"interval must be positive, not {interval}")
+
+
 def wait_for_leader(timeout: float = 120, interval: float = 2, url: str | None = None) -> str:
     """
     Wait at most ``timeout`` seconds for a raft leader and return its address.
@@ -87,8 +94,7 @@ def wait_for_leader(timeout: float = 120, interval: float = 2, url: str | None =
 
         salt-call consul_cluster.wait_for_leader timeout=60
     """
-    if interval <= 0:
-        raise SaltInvocationError(f"interval must be positive, not {interval}")
+    _check_interval(interval)
     url = _agent_url(url)
     deadline = time.monotonic() + timeout
     while True:
@@ -119,6 +125,96 @@ def raft_peers(url: str | None = None) -> list[str]:
     url = _agent_url(url)
     with _agent_errors(url, "reading the raft peers"):
         return _client(url).status.peers() or []
+
+
+def servers_healthy(url: str | None = None) -> str:
+    """
+    Whether the agent's datacenter can lose a server now: a raft leader, and autopilot reports
+    every server healthy (up, in step with the leader, stable for its stabilization time).
+
+    Returns a short account (``"leader 10.0.1.11:8300, 3 of 3 servers healthy, failure
+    tolerance 1"``) when healthy, else an empty string: a health function for
+    ``rolling_restart``. Raises CommandExecutionError when the agent does not answer.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.servers_healthy
+    """
+    url = _agent_url(url)
+    with _agent_errors(url, "reading autopilot's server health"):
+        client = _client(url)
+        leader = client.status.leader()
+        health = client.operator.autopilot_health() if leader else {}
+    servers = health.get("Servers") or []
+    healthy = sum(1 for server in servers if server.get("Healthy"))
+    if not leader or not health.get("Healthy"):
+        log.debug("Consul servers not healthy: leader %r, %s of %s", leader, healthy, len(servers))
+        return ""
+    return (
+        f"leader {leader}, {healthy} of {len(servers)} servers healthy, failure tolerance "
+        f"{health.get('FailureTolerance')}"
+    )
+
+
+def _timestamp(value: str | None) -> float:
+    """Seconds since the epoch of a time Consul writes (RFC 3339, nanoseconds); 0 if none."""
+    if not value:
+        return 0.0
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _servers_behind(url: str, changed_since: float) -> tuple[str, list[str]]:
+    """This agent's node name if it is the raft leader (else ""), and the other servers that
+    have not been stable since ``changed_since``: they have not restarted since."""
+    client = _client(url)
+    node = client.agent.self()["Config"]["NodeName"]
+    servers = client.operator.autopilot_health().get("Servers") or []
+    if not any(server.get("Leader") and server.get("Name") == node for server in servers):
+        return "", []
+    return node, [
+        server.get("Name", "?")
+        for server in servers
+        if server.get("Name") != node and _timestamp(server.get("StableSince")) < changed_since
+    ]
+
+
+def wait_for_followers(
+    changed_since: float, timeout: float = 300, interval: float = 2, url: str | None = None
+) -> str:
+    """
+    On the raft leader, wait until every other server has restarted since ``changed_since``
+    (autopilot's StableSince is later), at most ``timeout`` seconds: the leader restarts
+    last, so that a datacenter elects a new leader once, among servers that already run the
+    new configuration. Returns what happened; on a server that is not the leader, at once.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.wait_for_followers 1764400000 timeout=120
+    """
+    _check_interval(interval)
+    url = _agent_url(url)
+    deadline = time.monotonic() + timeout
+    while True:
+        with _agent_errors(url, "reading autopilot's server health"):
+            leader, behind = _servers_behind(url, changed_since)
+        if not leader:
+            return "not the raft leader: nothing to wait for"
+        if not behind:
+            return f"{leader} is the leader: every other server restarted after the change"
+        if time.monotonic() + interval > deadline:
+            return (
+                f"{leader} is the leader; {', '.join(behind)} did not restart within "
+                f"{timeout}s (their change may need none): the leader restarts now"
+            )
+        time.sleep(interval)
 
 
 def wan_members(url: str | None = None) -> list[dict[str, Any]]:

@@ -216,13 +216,28 @@ def _restart_locked(
     timeout: float,
     lock_timeout: float,
     interval: float,
+    ready: str | None = None,
 ) -> Any:
     with _agent_errors(client, f"taking the lock {lock}", restarted=False):
         node = client.agent.self()["Config"]["NodeName"]
         session_id = _acquire(client, lock, name, node, lock_timeout, interval)
     try:
+        if ready:
+            # The lock says no other member restarts; `ready` says the cluster can lose this
+            # one now. Both are needed where the lock lives in the very program restarted
+            # (Consul): its session may end with the restart, before the member is back.
+            try:
+                _wait_healthy(ready, {}, timeout, interval, None)
+            except CommandExecutionError as err:
+                err.info = {"restarted": False}
+                raise
         answer = _restart_and_wait(name, health, health_kwargs, timeout, interval)
     except CommandExecutionError as err:
+        if not (err.info or {}).get("restarted"):
+            # Not ready: nothing was restarted, the next run tries again.
+            with _agent_errors(client, f"releasing the lock {lock}", restarted=False):
+                client.session.destroy(session_id)
+            raise
         # Keep the lock: the other members must not restart into the same failure.
         try:
             client.kv.put(
@@ -250,13 +265,16 @@ def restart(
     interval: float = 2,
     health_kwargs: dict[str, Any] | None = None,
     url: str | None = None,
+    ready: str | None = None,
 ) -> dict[str, Any]:
     """
     Restart the service ``name`` under the Consul lock ``lock``, then wait until healthy.
 
-    Waits at most ``lock_timeout`` seconds for the lock (other members restarting), then at
-    most ``timeout`` seconds for ``health`` (an execution function, called with
-    ``health_kwargs``) to answer truthy. Returns ``{"service", "lock", "health"}``; ``lock`` is
+    Waits at most ``lock_timeout`` seconds for the lock (other members restarting), then,
+    holding it, at most ``timeout`` seconds for ``ready`` (an execution function, if given) to
+    answer truthy: the cluster can lose this member now. Then it restarts and waits at most
+    ``timeout`` seconds for ``health`` (an execution function, called with ``health_kwargs``)
+    to answer truthy. Returns ``{"service", "lock", "health"}``; ``lock`` is
     None when the agent knows no leader and the restart went ahead without one. Raises
     CommandExecutionError when the agent cannot be reached, the lock is not free in time, or
     the service does not come back (then the lock is kept; see the module's description); its
@@ -273,12 +291,14 @@ def restart(
     # Bad arguments fail here, before anything is locked or restarted.
     _check_interval(interval)
     _health_function(health)
+    if ready:
+        _health_function(ready)
     client = _client(url)
     with _agent_errors(client, "reading the raft leader", restarted=False):
         leader = client.status.leader()
     if leader:
         answer = _restart_locked(
-            client, name, lock, health, health_kwargs, timeout, lock_timeout, interval
+            client, name, lock, health, health_kwargs, timeout, lock_timeout, interval, ready
         )
         return {"service": name, "lock": lock, "health": answer}
     log.warning("No Consul leader: restarting %s without the lock %s", name, lock)

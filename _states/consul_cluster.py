@@ -4,6 +4,7 @@ Consul cluster states: WAN federation and the leader health gate.
 Thin wrappers over the ``consul_cluster`` execution module.
 """
 
+import os
 import time
 from typing import Any
 
@@ -127,6 +128,44 @@ def _join_each(peers: list[str], joined: list[str], url: str | None) -> dict[str
         else:
             joined.append(peer)
     return refused
+
+
+def leader_restarts_last(
+    name: str,
+    config_file: str,
+    timeout: float = 300,
+    interval: float = 2,
+    url: str | None = None,
+) -> dict[str, Any]:
+    """
+    Before a server restarts for a changed configuration: on the raft leader, wait until every
+    other server has restarted since ``config_file`` changed (at most ``timeout`` seconds), so
+    that the leader restarts last. Changes nothing; fails only when the agent does not answer.
+
+    .. code-block:: yaml
+
+        consul-leader-restarts-last:
+          consul_cluster.leader_restarts_last:
+            - name: consul
+            - config_file: /etc/consul.d/consul.json
+            - onchanges:
+              - sls: consul.config.file
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    if _testing():
+        ret["comment"] = (
+            f"On the raft leader, would wait up to {timeout}s for the other servers to restart"
+        )
+        return ret
+    try:
+        changed_since = os.path.getmtime(config_file)
+        ret["comment"] = _salt(
+            "wait_for_followers", changed_since, timeout=timeout, interval=interval, url=url
+        )
+    except (OSError, SaltException) as err:
+        ret["result"] = False
+        ret["comment"] = str(err)
+    return ret
 
 
 def leader_elected(

@@ -34,6 +34,7 @@ def restarted(
     interval: float = 2,
     health_kwargs: dict[str, Any] | None = None,
     url: str | None = None,
+    ready: str | None = None,
 ) -> dict[str, Any]:
     """
     Restart the running service ``name`` one member at a time, under the Consul lock ``lock``.
@@ -43,7 +44,9 @@ def restarted(
     starts it with the new configuration (no change here). A running one is restarted holding
     the lock, and the lock is released once ``health`` (an execution function, with
     ``health_kwargs``) answers truthy within ``timeout`` seconds. Without a Consul leader
-    (first bring-up) the restart goes ahead without the lock, and the comment says so.
+    (first bring-up) the restart goes ahead without the lock, and the comment says so. With
+    ``ready`` (an execution function), the member holding the lock waits until it answers
+    truthy before restarting: the cluster can lose the member now.
 
     .. code-block:: yaml
 
@@ -81,6 +84,7 @@ def restarted(
             interval=interval,
             health_kwargs=health_kwargs,
             url=url,
+            ready=ready,
         )
     except SaltException as err:
         if not _restarted_before_failing(err):

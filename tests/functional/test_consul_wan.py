@@ -4,6 +4,7 @@ import time
 
 import pytest
 from pytestshellutils.utils.ports import get_unused_localhost_port
+from salt.exceptions import CommandExecutionError
 
 # Seconds for the WAN pool to show a joined datacenter in the catalog.
 FEDERATION_TIMEOUT = 30
@@ -28,6 +29,27 @@ def wait_for_datacenters(agent, expected: list[str]) -> list[str]:
         time.sleep(0.5)
         seen = agent.datacenters()
     return seen
+
+
+def test_servers_healthy_reports_autopilots_view_of_a_stable_server(
+    consul_cluster_module, consul_dc1
+):
+    # Autopilot calls a server healthy once it has been stable for its stabilization time
+    # (10 s by default): bounded wait.
+    deadline = time.monotonic() + 60
+    answer = consul_cluster_module.servers_healthy(url=consul_dc1.url)
+    while not answer and time.monotonic() < deadline:
+        time.sleep(1)
+        answer = consul_cluster_module.servers_healthy(url=consul_dc1.url)
+
+    assert answer.startswith(f"leader {consul_dc1.server_address}, 1 of 1 servers healthy"), answer
+
+
+def test_servers_healthy_fails_naming_the_agent_that_does_not_answer(consul_cluster_module):
+    unused_url = f"http://127.0.0.1:{get_unused_localhost_port()}"
+
+    with pytest.raises(CommandExecutionError, match="reading autopilot's server health"):
+        consul_cluster_module.servers_healthy(url=unused_url)
 
 
 def test_module_reports_the_agents_raft_leader_and_peers(consul_cluster_module, consul_dc1):

@@ -321,18 +321,37 @@ def test_install_method_chooses_the_install_states(minion, method, present, abse
     assert unit["context"]["config"]["binary"] == binary
 
 
-def test_configuration_change_reloads_consul_and_restarts_no_server(minion):
+def test_configuration_change_restarts_a_server_only_one_at_a_time_when_servers_are_healthy(
+    minion,
+):
     highstate = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"]).highstate()
+    restart = state_arguments(highstate, "consul-service-running-rolling-restart-restarted")
     service = state_arguments(highstate, "consul-service-running-service-running")
     gate = state_arguments(highstate, "consul-service-running-consul-cluster-leader-elected")
 
-    assert service["reload"] is True
-    assert service["enable"] is True
-    assert {"sls": "consul.config.file"} in service["watch"]
+    assert restart["lock"] == "platform/locks/dc1/consul"
+    assert restart["ready"] == restart["health"] == "consul_cluster.servers_healthy"
+    assert {"sls": "consul.config.file"} in restart["onchanges"]
+    assert {"sls": "consul.install.archive"} in restart["onchanges"]
+    assert {"file": "consul-service-running-file-managed-unit"} in restart["onchanges"]
+    # The service state never restarts a server by itself: no watch, no reload.
+    assert "watch" not in service and "reload" not in service
+    assert {"rolling_restart": "consul-service-running-rolling-restart-restarted"} in service[
+        "require"
+    ]
     assert gate["timeout"] == 180
     assert state_arguments(highstate, WAN_JOINED_ID)["require"] == [
         {"consul_cluster": "consul-service-running-consul-cluster-leader-elected"}
     ]
+
+
+def test_configuration_change_restarts_a_client_at_once(minion):
+    highstate = minion("dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"]).highstate()
+    service = state_arguments(highstate, "consul-service-running-service-running")
+
+    assert "consul-service-running-rolling-restart-restarted" not in highstate
+    assert {"sls": "consul.config.file"} in service["watch"]
+    assert "reload" not in service
 
 
 BAD_PLANS = {

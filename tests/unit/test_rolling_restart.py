@@ -97,6 +97,8 @@ class Host:
         self.restarts = 0
         self.probes = 0
         self.healthy_after = healthy_after
+        self.ready_after = 0
+        self.readiness_probes = 0
         self.module = load("modules")
         self.state = load("states")
         self.module._client = lambda url: self.agent
@@ -105,6 +107,7 @@ class Host:
             "service.restart": self._restart,
             "cmd.run_all": lambda *args, **kwargs: {"stdout": "ERROR bad config"},
             "test.health": self._health,
+            "test.ready": self._ready,
         }
         self.state.__salt__ = {
             "service.status": lambda name: self.running,
@@ -118,6 +121,10 @@ class Host:
     def _restart(self, name: str) -> bool:
         self.restarts += 1
         return True
+
+    def _ready(self) -> str:
+        self.readiness_probes += 1
+        return "" if self.readiness_probes <= self.ready_after else "3 of 3 servers healthy"
 
     def _health(self) -> str:
         self.probes += 1
@@ -355,3 +362,39 @@ def test_health_gate_stays_green_when_consul_cannot_answer_about_the_lock(dc1):
 
     assert ret["result"] is True and ret["changes"] == {}
     assert "could not check the Consul lock" in ret["comment"]
+
+
+def test_member_holding_the_lock_restarts_only_once_the_cluster_is_ready(dc1):
+    # Consul restarting itself: its session may end with the restart, so the next member
+    # also waits, holding the lock, until every server is healthy again.
+    host = Host(dc1, "dc1-control-1")
+    host.ready_after = 3
+
+    outcome = host.restart(ready="test.ready")
+
+    assert outcome["lock"] == LOCK
+    assert host.readiness_probes == 4 and host.restarts == 1
+    assert holder_of(dc1) is None and dc1.sessions == {}
+
+
+def test_cluster_never_ready_fails_without_restarting_and_frees_the_lock(dc1):
+    host = Host(dc1, "dc1-control-1")
+    host.ready_after = 10**6
+
+    with pytest.raises(CommandExecutionError, match="not healthy within") as failure:
+        host.restart(ready="test.ready")
+
+    assert host.restarts == 0
+    assert failure.value.info == {"restarted": False}
+    # Nothing was restarted: the lock is not kept, the next run tries again.
+    assert holder_of(dc1) is None and dc1.sessions == {}
+
+
+def test_state_passes_readiness_to_the_restart(dc1):
+    host = Host(dc1, "dc1-control-1")
+    host.ready_after = 1
+
+    ret = host.restarted(ready="test.ready")
+
+    assert ret["result"] is True, ret
+    assert host.readiness_probes == 2 and host.restarts == 1

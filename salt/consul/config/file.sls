@@ -40,7 +40,9 @@
 {%- else %}
 {%-   do computed.update({'ui_config': {'enabled': consul.ui}}) %}
 {%- endif %}
-{%- set config = salt['slsutil.merge'](consul.config, computed, strategy='recurse') %}
+{%- set settings = salt['slsutil.merge'](consul.config, consul.server_config, strategy='recurse')
+      if plan.is_control else consul.config %}
+{%- set config = salt['slsutil.merge'](settings, computed, strategy='recurse') %}
 {%- set config_file = consul.config_dir ~ '/consul.json' %}
 {%- set encrypt_file = consul.config_dir ~ '/encrypt.json' %}
 

@@ -2,13 +2,24 @@
     state is green only when the agent answers with a raft leader within
     consul:health:timeout seconds.
 
-    A changed configuration or unit RELOADS the agent (SIGHUP), it never restarts it: a
-    highstate over every host must not restart all servers of a datacenter at once and lose
-    the quorum. Settings that a reload does not apply wait for the next restart, done by the
-    operator one server at a time (README.md). #}
+    A changed configuration, unit or binary restarts the agent, so that every setting takes
+    effect (Consul applies few of them on a reload): a client at once; a server only as one
+    member of its datacenter at a time, under the datacenter's Consul lock, and only when
+    autopilot reports every server healthy, then waiting until it does again
+    (consul_cluster.servers_healthy), the leader last: a highstate over every host never costs
+    the quorum, and the datacenter elects a new leader once.
+    Service definitions of other formulas only reload the agent (consul/macros.jinja). #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
+{%- set plan = salt['quorum.plan']() %}
+{%- set restart_on = [
+      {'sls': sls_config_file},
+      {'file': 'consul-service-running-file-managed-unit'},
+    ] %}
+{%- if consul.install.method != 'none' %}
+{%-   do restart_on.append({'sls': tplroot ~ '.install.' ~ consul.install.method}) %}
+{%- endif %}
 
 include:
   - {{ sls_config_file }}
@@ -36,16 +47,41 @@ consul-service-running-module-run-daemon-reload:
     - onchanges:
       - file: consul-service-running-file-managed-unit
 
+{%- if plan.is_control %}
+
+consul-service-running-consul-cluster-leader-restarts-last:
+  consul_cluster.leader_restarts_last:
+    - name: {{ consul.service.name }}
+    - config_file: {{ consul.config_dir }}/consul.json
+    - timeout: {{ consul.rolling_restart.leader_wait }}
+    - onchanges: {{ restart_on | json }}
+    - require:
+      - module: consul-service-running-module-run-daemon-reload
+
+consul-service-running-rolling-restart-restarted:
+  rolling_restart.restarted:
+    - name: {{ consul.service.name }}
+    - lock: {{ consul.rolling_restart.lock.format(datacenter=plan.datacenter) }}
+    - ready: consul_cluster.servers_healthy
+    - health: consul_cluster.servers_healthy
+    - timeout: {{ consul.health.timeout }}
+    - lock_timeout: {{ consul.rolling_restart.lock_timeout }}
+    - onchanges: {{ restart_on | json }}
+    - require:
+      - consul_cluster: consul-service-running-consul-cluster-leader-restarts-last
+{%- endif %}
+
 consul-service-running-service-running:
   service.running:
     - name: {{ consul.service.name }}
     - enable: True
-    - reload: True
     - require:
       - module: consul-service-running-module-run-daemon-reload
-    - watch:
-      - sls: {{ sls_config_file }}
-      - file: consul-service-running-file-managed-unit
+{%- if plan.is_control %}
+      - rolling_restart: consul-service-running-rolling-restart-restarted
+{%- else %}
+    - watch: {{ restart_on | json }}
+{%- endif %}
 
 consul-service-running-consul-cluster-leader-elected:
   consul_cluster.leader_elected:

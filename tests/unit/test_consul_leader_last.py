@@ -1,0 +1,78 @@
+"""The leader restarts last: which servers have not restarted since a change, by autopilot's
+StableSince, as the consul_cluster module reads it."""
+
+import importlib.util
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+MODULE_PATH = Path(__file__).resolve().parents[2] / "_modules" / "consul_cluster.py"
+_spec = importlib.util.spec_from_file_location("consul_cluster_module", MODULE_PATH)
+consul_cluster = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(consul_cluster)
+
+CHANGE = datetime(2026, 11, 29, 14, 0, 0, tzinfo=UTC).timestamp()
+
+
+def server(name: str, stable_since: str, leader: bool = False) -> dict:
+    return {"Name": name, "Leader": leader, "Healthy": True, "StableSince": stable_since}
+
+
+@pytest.fixture(autouse=True)
+def agent_url_as_given(monkeypatch):
+    monkeypatch.setattr(consul_cluster, "_agent_url", lambda url: url)
+
+
+def agent_of(node: str, servers: list[dict]):
+    return SimpleNamespace(
+        agent=SimpleNamespace(self=lambda: {"Config": {"NodeName": node}}),
+        operator=SimpleNamespace(autopilot_health=lambda: {"Servers": servers}),
+    )
+
+
+def test_consul_times_with_nanoseconds_and_zone_are_read():
+    assert consul_cluster._timestamp("2026-11-29T14:00:00.123456789Z") == CHANGE + 0.123456
+    assert consul_cluster._timestamp("2026-11-29T15:00:00+01:00") == CHANGE
+    assert consul_cluster._timestamp("0001-01-01T00:00:00Z") < CHANGE
+    assert consul_cluster._timestamp("") == 0.0
+
+
+def test_leader_sees_the_followers_that_have_not_restarted_since_the_change(monkeypatch):
+    servers = [
+        server("dc1-control-1", "2026-11-29T13:00:00Z", leader=True),
+        server("dc1-control-2", "2026-11-29T14:01:10.5Z"),
+        server("dc1-control-3", "2026-11-29T13:59:59Z"),
+    ]
+    monkeypatch.setattr(consul_cluster, "_client", lambda url: agent_of("dc1-control-1", servers))
+
+    assert consul_cluster._servers_behind("url", CHANGE) == ("dc1-control-1", ["dc1-control-3"])
+
+
+def test_a_follower_waits_for_nobody(monkeypatch):
+    servers = [
+        server("dc1-control-1", "2026-11-29T13:00:00Z", leader=True),
+        server("dc1-control-2", "2026-11-29T13:00:00Z"),
+    ]
+    monkeypatch.setattr(consul_cluster, "_client", lambda url: agent_of("dc1-control-2", servers))
+
+    assert consul_cluster._servers_behind("url", CHANGE) == ("", [])
+    assert consul_cluster.wait_for_followers(CHANGE, timeout=0, url="http://x:8500").startswith(
+        "not the raft leader"
+    )
+
+
+def test_leader_goes_ahead_after_the_wait_naming_who_did_not_restart(monkeypatch):
+    servers = [
+        server("dc1-control-1", "2026-11-29T13:00:00Z", leader=True),
+        server("dc1-control-2", "2026-11-29T13:00:00Z"),
+    ]
+    monkeypatch.setattr(consul_cluster, "_client", lambda url: agent_of("dc1-control-1", servers))
+
+    answer = consul_cluster.wait_for_followers(
+        CHANGE, timeout=0.05, interval=0.01, url="http://x:8500"
+    )
+
+    assert "dc1-control-2 did not restart within 0.05s" in answer
+    assert answer.endswith("the leader restarts now")

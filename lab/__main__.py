@@ -13,6 +13,7 @@ import time
 import docker
 
 from . import artifacts, converge, debian, hosts, image, inventory, mirror, upgrade
+from .probes import Probes
 from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
 from .paths import CONSUL_DIR, LAB_DIR
 
@@ -73,9 +74,14 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     say(f"converging with the tree of {commit[:12]}: its own failures are shown, not fatal")
     earlier = upgrade.converge_earlier(commit)
     report(earlier, f"the tree of {commit[:12]}")
-    say("upgrading: the current tree converges what the earlier one built")
-    current = converge.highstate()
-    upgrade.record(commit, earlier, current)
+    prober = next(
+        (host.name for host in layout.hosts if "compute" in host.roles), layout.hosts[0].name
+    )
+    say(f"upgrading: the current tree converges what the earlier one built; probes on {prober}")
+    with Probes(prober) as probes:
+        current = converge.highstate()
+    say(probes.counts.line())
+    upgrade.record(commit, earlier, current, probes.counts)
     return report(current)
 
 

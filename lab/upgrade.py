@@ -11,11 +11,13 @@ trees before ``scripts/secrets`` read it. What each converge did is kept in
 import json
 import shutil
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
 from . import converge, inventory
+from .probes import ProbeCounts
 from .paths import LAB_DIR, REPO
 
 UPGRADE_DIR = LAB_DIR / "upgrade"
@@ -81,8 +83,9 @@ def converge_earlier(commit: str) -> dict[str, converge.HostResult]:
     return converge.highstate(saltfile=write_config(export_tree(commit)))
 
 
-def record(commit: str, earlier: dict, current: dict) -> None:
-    """What both converges did, by host, for the tests (tests/integration/test_upgrade.py)."""
+def record(commit: str, earlier: dict, current: dict, probes: ProbeCounts) -> None:
+    """What both converges did, by host, and what the probes saw during the upgrade, for the
+    tests (tests/integration/test_upgrade.py)."""
     def summary(results: dict) -> dict:
         return {
             name: {"failed": result.failed + ([result.error] if result.error else []),
@@ -90,8 +93,15 @@ def record(commit: str, earlier: dict, current: dict) -> None:
             for name, result in results.items()
         }
     RESULT_FILE.write_text(
-        json.dumps({"from": commit, "earlier": summary(earlier), "current": summary(current)},
-                   indent=1) + "\n"
+        json.dumps(
+            {
+                "from": commit,
+                "earlier": summary(earlier),
+                "current": summary(current),
+                "probes": asdict(probes),
+            },
+            indent=1,
+        ) + "\n"
     )
 
 

@@ -52,3 +52,13 @@ def test_no_unit_or_consul_file_of_an_earlier_layout_is_left(lab):
         present = set(listing.split()) - {HOST_KEYS_UNIT_PATH}
         assert present, (host.name, "no unit and no Consul definition at all")
         assert present <= managed[host.name], (host.name, sorted(present - managed[host.name]))
+
+
+def test_names_resolve_and_writes_land_throughout_the_upgrade(record):
+    """Probes on a compute host while the current tree converged the earlier tree's site
+    (lab/probes.py): a name every 0.1 s, a KV write every second."""
+    probes = record["probes"]
+    print(f"probes on {probes['host']}: {probes}")
+    assert probes["dns_ok"] > 0 and probes["kv_ok"] > 0, probes
+    assert probes["dns_failed"] == 0, probes["first_failure"]
+    assert probes["kv_failed"] == 0, probes["first_failure"]

@@ -68,6 +68,10 @@ class Lab:
             return None
         return json.loads(body) if body else None
 
+    def leader_of(self, host: Host | str) -> str:
+        """The raft leader as the host's own Consul agent reports it; "" if none."""
+        return self.consul(host, "status/leader") or ""
+
     def wait_for(self, what: str, probe, timeout: float = 120, interval: float = 2):
         """Call ``probe`` until it returns something truthy; bounded in time."""
         deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
-{#- Undoes the formula in reverse: service, configuration, then binary and account. #}
+{#- Undoes the formula in reverse: service, backups, configuration, then binary and account. #}
 include:
   - .service.clean
+  - .backup.clean
   - .config.clean
   - .install.clean

@@ -1,7 +1,8 @@
 {#- A Consul agent on every host: server on the datacenter's control nodes, client elsewhere;
-    control nodes also join the other datacenters over the WAN. #}
+    control nodes also join the other datacenters over the WAN and save snapshots. #}
 include:
   - .install
   - .config
+  - .backup
   - .service
   - .wan

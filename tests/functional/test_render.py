@@ -636,3 +636,21 @@ def test_pillar_example_documents_every_default_key(formula):
     example = yaml.safe_load((REPO / "salt" / formula / "pillar.example").read_text())
 
     assert key_paths(defaults) <= key_paths(example[formula])
+
+
+def test_servers_save_snapshots_on_a_timer_and_before_a_new_binary(minion):
+    control = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"]).highstate()
+    compute = minion("dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"]).highstate()
+    before_upgrade = state_arguments(
+        control, "consul-service-running-cmd-run-snapshot-before-upgrade"
+    )
+    timer = state_arguments(control, "consul-backup-timer-service-running")
+
+    assert timer["name"] == "consul-snapshot.timer" and timer["enable"] is True
+    assert state_arguments(control, "consul-backup-timer-file-directory")["mode"] == "0700"
+    assert before_upgrade["name"] == "systemctl start consul-snapshot.service"
+    assert before_upgrade["onchanges"] == [{"sls": "consul.install.archive"}]
+    assert {"consul_cluster": "consul-service-running-consul-cluster-leader-restarts-last"} in (
+        before_upgrade["require_in"]
+    )
+    assert not [state_id for state_id in compute if "backup" in state_id or "snapshot" in state_id]

@@ -139,3 +139,17 @@ def test_dc1_survives_loss_of_one_control_node(lab):
         timeout=120,
     )
     lab.http(survivors[0], "/v1/kv/lab/survival", method="DELETE")
+
+
+def test_every_server_saves_a_snapshot_consul_can_read(lab):
+    for host in lab.hosts_with("control"):
+        code, timer = lab.run(host, "systemctl", "is-enabled", "consul-snapshot.timer")
+        assert (code, timer.strip()) == (0, "enabled"), (host.name, timer)
+        code, output = lab.run(host, "systemctl", "start", "consul-snapshot.service", timeout=120)
+        assert code == 0, (host.name, output)
+        code, newest = lab.run(host, "sh", "-c", "ls -t /var/backups/consul/consul-*.snap | head -1")
+        assert code == 0 and newest.strip(), (host.name, newest)
+        code, mode = lab.run(host, "stat", "-c", "%a %U", newest.strip())
+        assert mode.strip() == "600 root", (host.name, mode)
+        code, inspected = lab.run(host, "consul", "snapshot", "inspect", newest.strip())
+        assert code == 0 and "Index" in inspected, (host.name, inspected)

@@ -23,6 +23,7 @@
 
 include:
   - {{ sls_config_file }}
+  - {{ tplroot }}.backup
 
 consul-service-running-file-managed-unit:
   file.managed:
@@ -47,6 +48,21 @@ consul-service-running-module-run-daemon-reload:
     - onchanges:
       - file: consul-service-running-file-managed-unit
 
+{%- if plan.is_control and consul.backup.enabled and consul.install.method != 'none' %}
+
+{#- A new binary (a version change) is put in place only after a snapshot of the running
+    datacenter; nothing to save on a first bring-up, when no agent runs yet. #}
+consul-service-running-cmd-run-snapshot-before-upgrade:
+  cmd.run:
+    - name: systemctl start {{ consul.backup.unit }}.service
+    - onlyif: systemctl is-active --quiet {{ consul.service.name }}
+    - onchanges:
+      - sls: {{ tplroot }}.install.{{ consul.install.method }}
+    - require:
+      - sls: {{ tplroot }}.backup.timer
+    - require_in:
+      - consul_cluster: consul-service-running-consul-cluster-leader-restarts-last
+{%- endif %}
 {%- if plan.is_control %}
 
 consul-service-running-consul-cluster-leader-restarts-last:

@@ -1,0 +1,97 @@
+"""No secret of the site shows anywhere it should not: not in a highstate's output (normal or
+test mode), not in any host's journal, process list or world-readable files. The CA's
+private key is on no host at all."""
+
+import io
+import tarfile
+
+import pytest
+import yaml
+
+from lab import converge
+from lab.inventory import SECRETS_DIR
+
+# Leaves of pillar `secrets` that are secret (the others are names, ids and a certificate).
+SECRET_LEAVES = ("gossip_key", "secret_id", "password", "secret")
+PATTERNS = "/root/.lab-secret-patterns"
+# Where a host keeps files; /proc, /sys and /dev are not files.
+SCANNED = ["/etc", "/var", "/opt", "/usr/local", "/run", "/tmp", "/root", "/srv", "/home"]
+
+
+def leaves(tree, path=()):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from leaves(value, (*path, key))
+    else:
+        yield path, tree
+
+
+@pytest.fixture(scope="module")
+def secrets() -> dict[str, str]:
+    """The site's secret values by pillar key, and the CA key's body."""
+    tree = yaml.safe_load((SECRETS_DIR / "secrets.sls").read_text())
+    found = {
+        ":".join(path): value for path, value in leaves(tree)
+        if path[-1] in SECRET_LEAVES and isinstance(value, str)
+    }
+    key_lines = (SECRETS_DIR / "consul-ca.key").read_text().splitlines()
+    found["CA private key"] = next(line for line in key_lines if not line.startswith("-----"))
+    assert len(found) >= 10, found.keys()
+    return found
+
+
+def shown(text: str, secrets: dict[str, str]) -> list[str]:
+    return [name for name, value in secrets.items() if value in text]
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["highstate", "highstate test=True"])
+def test_highstate_output_shows_no_secret(lab, secrets, test):
+    results = lab.highstate(test=test)
+    assert all(result.ok for result in results.values()), results
+
+    assert shown(converge.LAST_RUN.read_text(), secrets) == []
+
+
+def put_patterns(lab, host, secrets: dict[str, str]) -> None:
+    """The secret values as grep patterns on the host, mode 0600, without a command line."""
+    data = "\n".join(secrets.values()).encode() + b"\n"
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        entry = tarfile.TarInfo(PATTERNS.rsplit("/", 1)[1])
+        entry.size, entry.mode = len(data), 0o600
+        tar.addfile(entry, io.BytesIO(data))
+    lab.client.containers.get(host.name).put_archive("/root", archive.getvalue())
+
+
+def test_no_host_shows_a_secret_in_its_journal_processes_or_readable_files(lab, secrets):
+    exposed = {}
+    for host in lab.hosts:
+        put_patterns(lab, host, secrets)
+        try:
+            checks = {
+                "journal": f"journalctl --no-pager -o cat | grep -cF -f {PATTERNS}",
+                "process list": f"ps -eo args | grep -v 'grep -cF' | grep -cF -f {PATTERNS}",
+                "world-readable files": (
+                    f"find {' '.join(SCANNED)} -xdev -type f -perm -004 -size -20M "
+                    f"-not -path {PATTERNS} -print0 2>/dev/null "
+                    f"| xargs -0 -r grep -lF -f {PATTERNS}"
+                ),
+            }
+            for where, command in checks.items():
+                code, output = lab.run(host, "sh", "-c", command, timeout=240)
+                hits = output.strip()
+                if hits not in ("", "0"):
+                    exposed[f"{host.name} {where}"] = hits
+        finally:
+            lab.run(host, "rm", "-f", PATTERNS)
+    assert exposed == {}
+
+
+def test_the_ca_private_key_is_on_no_host(lab, secrets):
+    body = secrets["CA private key"]
+    for host in lab.hosts:
+        code, output = lab.run(
+            host, "sh", "-c",
+            f"grep -rlF -- '{body[:40]}' {' '.join(SCANNED)} 2>/dev/null | head -3", timeout=240,
+        )
+        assert output.strip() == "", (host.name, output)

@@ -34,6 +34,12 @@ class ConsulAgent:
     serf_wan_port: int
     server_port: int
     log_path: Path
+    https_port: int = 0
+
+    @property
+    def https_url(self) -> str:
+        """The HTTPS API's URL; "" when the agent serves none."""
+        return f"https://127.0.0.1:{self.https_port}" if self.https_port else ""
 
     @property
     def url(self) -> str:
@@ -98,14 +104,20 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
-def _running_consul_agent(datacenter: str, directory: Path) -> Iterator[ConsulAgent]:
-    """Start a single-server agent of ``datacenter``, wait for its leader, stop it afterwards."""
+def _running_consul_agent(
+    datacenter: str, directory: Path, settings: dict[str, Any] | None = None, https: bool = False
+) -> Iterator[ConsulAgent]:
+    """Start a single-server agent of ``datacenter`` (with ``settings`` added to its
+    configuration, and an HTTPS port with ``https``), wait for its leader, stop it
+    afterwards."""
     _require_consul_binary()
     ports = {
         name: get_unused_localhost_port(use_cache=True)
-        for name in ("http", "dns", "serf_lan", "serf_wan", "server")
+        for name in ("http", "https", "dns", "serf_lan", "serf_wan", "server")
     }
-    directory.mkdir()
+    if not https:
+        ports["https"] = -1
+    directory.mkdir(exist_ok=True)
     config = {
         "datacenter": datacenter,
         "node_name": f"functional-{datacenter}",
@@ -114,10 +126,11 @@ def _running_consul_agent(datacenter: str, directory: Path) -> Iterator[ConsulAg
         "data_dir": str(directory / "data"),
         "bind_addr": "127.0.0.1",
         "client_addr": "127.0.0.1",
-        "ports": {**ports, "grpc": -1, "https": -1},
+        "ports": {**ports, "grpc": -1},
         # Elect in about a second instead of the production default's several.
         "performance": {"raft_multiplier": 1},
         "log_level": "INFO",
+        **(settings or {}),
     }
     config_path = directory / "config.json"
     config_path.write_text(json.dumps(config))
@@ -127,6 +140,7 @@ def _running_consul_agent(datacenter: str, directory: Path) -> Iterator[ConsulAg
         serf_wan_port=ports["serf_wan"],
         server_port=ports["server"],
         log_path=directory / "consul.log",
+        https_port=max(ports["https"], 0),
     )
     with agent.log_path.open("wb") as log:
         process = subprocess.Popen(

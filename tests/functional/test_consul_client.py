@@ -4,7 +4,6 @@ whatever CONSUL_HTTP_TOKEN holds, and an HTTPS agent is verified against the con
 """
 
 import copy
-import json
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 import salt._logging
-from pytestshellutils.utils.ports import get_unused_localhost_port
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 from saltfactories.utils.functional import Loaders
 
@@ -21,8 +19,7 @@ from tests.functional.conftest import (
     CONSUL_BINARY,
     ConsulAgent,
     _require_consul_binary,
-    _stop,
-    _wait_for_leader,
+    _running_consul_agent,
 )
 
 MASTER_TOKEN = "0b7c1a3e-5f0d-4c55-9a57-0d1e2a3b4c5d"
@@ -37,60 +34,11 @@ def hand_over_salt_log_records() -> Iterator[None]:
     salt._logging.shutdown_temp_handler()
 
 
-def _running_agent(
-    directory: Path, settings: dict[str, Any], https: bool = False
-) -> Iterator[tuple[ConsulAgent, str]]:
-    """A single-server agent of dc1 with ``settings`` added to conftest's, and its HTTPS URL
-    (``""`` without ``https``). conftest's agents take no settings, hence this one."""
-    _require_consul_binary()
-    ports = {
-        name: get_unused_localhost_port(use_cache=True)
-        for name in ("http", "https", "dns", "serf_lan", "serf_wan", "server")
-    }
-    if not https:
-        ports["https"] = -1
-    config = {
-        "datacenter": "dc1",
-        "node_name": "functional-dc1",
-        "server": True,
-        "bootstrap_expect": 1,
-        "data_dir": str(directory / "data"),
-        "bind_addr": "127.0.0.1",
-        "client_addr": "127.0.0.1",
-        "ports": {**ports, "grpc": -1},
-        "performance": {"raft_multiplier": 1},
-        "log_level": "INFO",
-        **settings,
-    }
-    config_path = directory / "config.json"
-    config_path.write_text(json.dumps(config))
-    agent = ConsulAgent(
-        datacenter="dc1",
-        http_port=ports["http"],
-        serf_wan_port=ports["serf_wan"],
-        server_port=ports["server"],
-        log_path=directory / "consul.log",
-    )
-    with agent.log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(CONSUL_BINARY), "agent", f"-config-file={config_path}"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        _wait_for_leader(agent, process)
-        yield agent, f"https://127.0.0.1:{ports['https']}" if https else ""
-    finally:
-        _stop(process)
-
-
 @pytest.fixture
 def acl_agent(tmp_path: Path) -> Iterator[ConsulAgent]:
     """An agent that denies a request without a token everything but /v1/status/*."""
     acl = {"enabled": True, "default_policy": "deny", "tokens": {"master": MASTER_TOKEN}}
-    for agent, _ in _running_agent(tmp_path, {"acl": acl}):
-        yield agent
+    yield from _running_consul_agent("dc1", tmp_path / "consul", {"acl": acl})
 
 
 def _consul(directory: Path, *arguments: str) -> None:
@@ -111,8 +59,8 @@ def tls_agent(tmp_path: Path) -> Iterator[tuple[ConsulAgent, str, Path]]:
         "key_file": str(tmp_path / "dc1-server-consul-0-key.pem"),
         "verify_incoming": False,
     }
-    for agent, https_url in _running_agent(tmp_path, tls, https=True):
-        yield agent, https_url, ca_file
+    for agent in _running_consul_agent("dc1", tmp_path / "consul", tls, https=True):
+        yield agent, agent.https_url, ca_file
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 {#- Backups on the servers (control nodes): a snapshot of the datacenter's Consul state
     (consul snapshot save, checked with consul snapshot inspect) into consul:backup:directory
-    on a systemd timer, keep_days days of them kept. The service is also run before a new
-    Consul binary is put in place (service/running.sls). Other hosts get no state from here. #}
+    on a systemd timer, keep_days days of them kept. The service also runs before a new
+    Consul binary takes effect (service/running.sls). Other hosts get no state from here. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
 {%- set plan = salt['quorum.plan']() %}

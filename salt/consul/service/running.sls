@@ -50,8 +50,9 @@ consul-service-running-module-run-daemon-reload:
 
 {%- if plan.is_control and consul.backup.enabled and consul.install.method != 'none' %}
 
-{#- A new binary (a version change) is put in place only after a snapshot of the running
-    datacenter; nothing to save on a first bring-up, when no agent runs yet. #}
+{#- A new binary (a version change) takes effect only after a snapshot of the datacenter,
+    saved through the agent that still runs the old one, before any restart; nothing to save
+    on a first bring-up, when no agent runs yet. #}
 consul-service-running-cmd-run-snapshot-before-upgrade:
   cmd.run:
     - name: systemctl start {{ consul.backup.unit }}.service

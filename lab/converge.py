@@ -43,27 +43,46 @@ def salt_ssh(
     )
 
 
-def highstate(
-    target: str = "*", test: bool = False, roster: str | None = None, saltfile: Path = SALTFILE
-) -> dict[str, HostResult]:
-    """Apply (or with ``test`` dry-run) the highstate on the target; keep the raw answer.
-    ``roster`` replaces the lab's roster file for this run, ``saltfile`` its Saltfile."""
-    args = [target, "state.highstate", "--out=json", "--static"]
-    if roster:
-        args.append(f"--roster-file={roster}")
-    if test:
-        args.append("test=True")
+def call(
+    target: str,
+    function: str,
+    *args: str,
+    roster: str | None = None,
+    saltfile: Path = SALTFILE,
+    timeout: int = 1800,
+) -> tuple[dict, subprocess.CompletedProcess]:
+    """``salt-ssh TARGET FUNCTION ARGS`` with JSON output: every host's answer (without
+    salt-ssh's ``return``/``retcode`` wrapping), and the finished process. Keeps the raw
+    output in LAST_RUN. ``roster`` replaces the lab's roster file, ``saltfile`` its Saltfile."""
+    options = ["--out=json", "--static"] + ([f"--roster-file={roster}"] if roster else [])
     started = time.monotonic()
-    finished = salt_ssh(*args, saltfile=saltfile)
+    finished = salt_ssh(target, function, *args, *options, saltfile=saltfile, timeout=timeout)
     LAST_RUN.write_text(finished.stdout + finished.stderr)
     try:
-        answer = json.loads(finished.stdout)
+        answers = json.loads(finished.stdout)
     except json.JSONDecodeError:
         raise RuntimeError(
             f"salt-ssh gave no JSON (exit {finished.returncode}) after "
             f"{time.monotonic() - started:.0f} s:\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}"
         ) from None
-    results = {name: summarise(name, returned) for name, returned in answer.items()}
+    return {name: _unwrapped(answer) for name, answer in answers.items()}, finished
+
+
+def _unwrapped(answer):
+    if isinstance(answer, dict) and "return" in answer and "retcode" in answer:
+        return answer["return"]
+    return answer
+
+
+def highstate(
+    target: str = "*", test: bool = False, roster: str | None = None, saltfile: Path = SALTFILE
+) -> dict[str, HostResult]:
+    """Apply (or with ``test`` dry-run) the highstate on the target; keep the raw answer."""
+    answers, finished = call(
+        target, "state.highstate", *(["test=True"] if test else []),
+        roster=roster, saltfile=saltfile,
+    )
+    results = {name: summarise(name, returned) for name, returned in answers.items()}
     # A top file that fails to render gives the host no state at all: the reason is only in
     # salt-ssh's log, as the exception's message.
     reasons = list(dict.fromkeys(RENDER_ERROR.findall(finished.stderr)))
@@ -76,8 +95,6 @@ def highstate(
 
 def summarise(name: str, returned) -> HostResult:
     result = HostResult(name)
-    if isinstance(returned, dict) and "return" in returned and "retcode" in returned:
-        returned = returned["return"]
     if not isinstance(returned, dict):
         result.error = "\n".join(returned) if isinstance(returned, list) else str(returned)
         return result

@@ -16,6 +16,20 @@ from lab.__main__ import STATE_FILE, saved_layout
 from lab.naming import Host, Layout
 
 
+# Sends one four-letter word to the local ZooKeeper member; prints the answer, or nothing if
+# it is down.
+FOUR_LETTER_WORD = """
+import socket, sys
+try:
+    with socket.create_connection(("127.0.0.1", 2181), timeout=3) as connection:
+        connection.sendall(sys.argv[1].encode())
+        connection.settimeout(3)
+        print(b"".join(iter(lambda: connection.recv(4096), b"")).decode())
+except OSError:
+    pass
+"""
+
+
 class Lab:
     """The running lab: its hosts, commands on them, and the product's salt-ssh."""
 
@@ -72,6 +86,21 @@ class Lab:
         """The raft leader as the host's own Consul agent reports it; "" if none."""
         return self.consul(host, "status/leader") or ""
 
+    def four_letter_word(self, host: Host | str, word: str) -> tuple[int, str]:
+        """The host's ZooKeeper member's answer to ``word`` (empty when it is down)."""
+        return self.run(host, "python3", "-c", FOUR_LETTER_WORD, word, timeout=10)
+
+    def zookeeper_mode(self, host: Host | str) -> str:
+        """leader, follower or standalone; ``""`` when the member is down or not serving."""
+        code, output = self.four_letter_word(host, "srvr")
+        if code != 0:
+            return ""
+        return next(
+            (line.split(":", 1)[1].strip() for line in output.splitlines()
+             if line.startswith("Mode:")),
+            "",
+        )
+
     def wait_for(self, what: str, probe, timeout: float = 120, interval: float = 2):
         """Call ``probe`` until it returns something truthy; bounded in time."""
         deadline = time.monotonic() + timeout
@@ -94,12 +123,8 @@ class Lab:
 
     def grain(self, host: Host, name: str, roster=None):
         """A grain of the host as salt-ssh sees it (with the lab's roster, or ``roster``)."""
-        args = [host.name, "grains.get", name, "--out=json", "--static"]
-        if roster:
-            args.append(f"--roster-file={roster}")
-        finished = converge.salt_ssh(*args, timeout=300)
-        answer = json.loads(finished.stdout)[host.name]
-        return answer.get("return", answer) if isinstance(answer, dict) else answer
+        answers, _ = converge.call(host.name, "grains.get", name, roster=roster, timeout=300)
+        return answers[host.name]
 
     @staticmethod
     def quote(value: str) -> str:

@@ -28,7 +28,7 @@ def test_dc1_recovers_when_every_control_host_restarts_at_once(lab):
     )
     modes = lab.wait_for(
         "a ZooKeeper leader and its followers again",
-        lambda: (found := sorted(zookeeper_mode(lab, host) for host in dc1))
+        lambda: (found := sorted(lab.zookeeper_mode(host) for host in dc1))
         == ["follower"] * (len(dc1) - 1) + ["leader"] and found,
         timeout=180,
     )
@@ -36,19 +36,6 @@ def test_dc1_recovers_when_every_control_host_restarts_at_once(lab):
     status, _ = lab.http(dc1[0], "/v1/kv/lab/chaos", method="PUT", data="after-restart")
     assert status == 200
     lab.http(dc1[0], "/v1/kv/lab/chaos", method="DELETE")
-
-
-def zookeeper_mode(lab, host) -> str:
-    code, output = lab.run(
-        host, "python3", "-c",
-        "import socket; s = socket.create_connection(('127.0.0.1', 2181), 3); "
-        "s.sendall(b'srvr'); print(s.recv(4096).decode())",
-        timeout=10,
-    )
-    if code != 0:
-        return ""
-    return next((line.split(":", 1)[1].strip() for line in output.splitlines()
-                 if line.startswith("Mode:")), "")
 
 
 def wan_status(lab, observer, member: str) -> str:

@@ -1,7 +1,6 @@
 """A site built by the last release point's tree takes the current tree: `lab up --from
 release` (scripts/test) converged new hosts with that commit's tree, then with this one."""
 
-import json
 
 import pytest
 
@@ -33,11 +32,9 @@ def test_upgrade_from_the_release_point_converges_with_no_failed_state(lab, reco
 
 def managed_files() -> dict[str, set[str]]:
     """Per host, the names of the file states of the current tree's highstate."""
-    finished = converge.salt_ssh("*", "state.show_lowstate", "--out=json", "--static")
-    answer = json.loads(finished.stdout)
+    answers, _ = converge.call("*", "state.show_lowstate")
     files = {}
-    for name, lowstate in answer.items():
-        lowstate = lowstate.get("return", lowstate) if isinstance(lowstate, dict) else lowstate
+    for name, lowstate in answers.items():
         assert isinstance(lowstate, list), (name, lowstate)
         files[name] = {chunk["name"] for chunk in lowstate if chunk["state"] == "file"}
     return files

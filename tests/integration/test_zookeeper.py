@@ -21,38 +21,14 @@ REJOIN_TIMEOUT = 180
 DNS_TIMEOUT = 60
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 
-# Sends one four-letter word to the local member; prints the answer, or nothing if it is down.
-FOUR_LETTER_WORD = """
-import socket, sys
-try:
-    with socket.create_connection(("127.0.0.1", 2181), timeout=3) as connection:
-        connection.sendall(sys.argv[1].encode())
-        connection.settimeout(3)
-        print(b"".join(iter(lambda: connection.recv(4096), b"")).decode())
-except OSError:
-    pass
-"""
-
-
-def mode(lab, host) -> str:
-    """leader, follower or standalone; ``""`` when the member is down or not serving."""
-    code, output = lab.run(host, "python3", "-c", FOUR_LETTER_WORD, "srvr", timeout=10)
-    if code != 0:
-        return ""
-    return next(
-        (line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("Mode:")),
-        "",
-    )
-
-
 def running(lab, host) -> bool:
     """Whether the member answers ``ruok`` with imok (it runs, with or without a quorum)."""
-    code, output = lab.run(host, "python3", "-c", FOUR_LETTER_WORD, "ruok", timeout=10)
+    code, output = lab.four_letter_word(host, "ruok")
     return code == 0 and output.strip() == "imok"
 
 
 def modes(lab, hosts) -> list[str]:
-    return sorted(mode(lab, host) for host in hosts)
+    return sorted(lab.zookeeper_mode(host) for host in hosts)
 
 
 def zkcli(lab, host, *command: str) -> tuple[int, str]:
@@ -88,12 +64,12 @@ def test_dc1_ensemble_has_one_leader_and_two_followers(lab):
 
 def test_dc2_member_runs_standalone(lab):
     (host,) = control(lab, "dc2")
-    assert mode(lab, host) == "standalone"
+    assert lab.zookeeper_mode(host) == "standalone"
 
 
 def test_four_letter_words_outside_the_checks_are_refused(lab):
     host = control(lab, "dc1")[0]
-    code, output = lab.run(host, "python3", "-c", FOUR_LETTER_WORD, "conf", timeout=10)
+    code, output = lab.four_letter_word(host, "conf")
     assert code == 0
     assert "not in the whitelist" in output
 
@@ -126,7 +102,7 @@ def test_dc1_survives_loss_of_one_control_node_and_it_rejoins_as_follower(lab):
     hosts = control(lab, "dc1")
     lab.wait_for("a dc1 leader", lambda: "leader" in modes(lab, hosts), timeout=ELECTION_TIMEOUT)
     # The leader is the member whose loss hurts most: the others must elect a new one.
-    lost = next(host for host in hosts if mode(lab, host) == "leader")
+    lost = next(host for host in hosts if lab.zookeeper_mode(host) == "leader")
     survivors = [host for host in hosts if host != lost]
     path = f"/platform-test-{uuid.uuid4().hex[:8]}"
     lab.stop(lost)
@@ -143,7 +119,7 @@ def test_dc1_survives_loss_of_one_control_node_and_it_rejoins_as_follower(lab):
         lab.start(lost)
     lab.wait_for(
         f"{lost.name} back as a follower",
-        lambda: mode(lab, lost) == "follower",
+        lambda: lab.zookeeper_mode(lost) == "follower",
         timeout=REJOIN_TIMEOUT,
     )
     try:
@@ -194,11 +170,10 @@ def test_config_change_never_takes_more_than_one_member_down(lab):
             time.sleep(0.2)
 
     def apply(pillar: dict | None) -> dict:
-        args = ["dc1-control-*", "state.apply", "zookeeper", "--out=json", "--static"]
-        if pillar is not None:
-            args.append(f"pillar={json.dumps(pillar)}")
-        finished = converge.salt_ssh(*args, timeout=900)
-        return json.loads(finished.stdout)
+        extra = [f"pillar={json.dumps(pillar)}"] if pillar is not None else []
+        answers, _ = converge.call("dc1-control-*", "state.apply", "zookeeper", *extra,
+                                   timeout=900)
+        return answers
 
     marker = {"zookeeper": {"jvm": {"flags": [f"-Dplatform.test={uuid.uuid4().hex[:8]}"]}}}
     watcher = threading.Thread(target=watch, daemon=True)
@@ -212,7 +187,6 @@ def test_config_change_never_takes_more_than_one_member_down(lab):
         restored = apply(None)
     for result in (changed, restored):
         for host, states in result.items():
-            states = states.get("return", states)
             restart = next(
                 state
                 for state in states.values()

@@ -1,12 +1,17 @@
 """
 The one way the platform's Salt modules reach the local Consul agent: a py-consul client
-(``__utils__["consul_agent.client"]``, used by the consul_cluster and rolling_restart
-modules) built by ``_consul_http.client`` (shared with the registrator) from config:
+(``__utils__["consul_agent.client"]``, used by the consul_cluster, consul_acl and
+rolling_restart modules) built by ``_consul_http.client`` (shared with the registrator) from
+config:
 
 - ``consul_cluster:url``: the agent's URL, default ``http://127.0.0.1:8500``; ``https://``
   for an agent with TLS;
-- ``consul_cluster:token``: the ACL token sent with every request (none if unset). It is the
-  only token sent: CONSUL_HTTP_TOKEN in the environment is ignored;
+- the ACL token sent with every request: the ``token`` argument, else ``consul_cluster:token``,
+  else the site's Salt token, pillar ``secrets:consul:acl:tokens:salt:secret_id``. The Salt
+  token is not sent on an open site (pillar ``security:open: true``) nor while pillar
+  ``security:stage`` is ``accept``: then ACLs are on with default policy allow while the
+  tokens are being made, and Consul refuses a token it does not know yet even under allow.
+  It is the only token sent: CONSUL_HTTP_TOKEN in the environment is ignored;
 - ``consul_cluster:ca_file``: the CA that signed an HTTPS agent's certificate (optional;
   certificates are always verified).
 """
@@ -30,6 +35,8 @@ DEFAULT_URL = "http://127.0.0.1:8500"
 REQUEST_TIMEOUT = 10
 # A caller short of time still gives a request this long.
 MIN_REQUEST_TIMEOUT = 1
+# The pillar key of the SecretID of the token the platform's Salt modules present.
+SALT_TOKEN_PILLAR = "secrets:consul:acl:tokens:salt:secret_id"
 
 
 def __virtual__():
@@ -47,12 +54,28 @@ def _setting(name: str) -> str | None:
     return __salt__["config.get"](f"consul_cluster:{name}") or None
 
 
-def client(url: str | None = None, time_left: float | None = None) -> "consul.Consul":
+def _default_token() -> str | None:
+    """``consul_cluster:token``, else the site's Salt token unless the site is open or its
+    tokens are being made (see the module's description)."""
+    configured = _setting("token")
+    if configured:
+        return configured
+    # config.get, not pillar.get: Salt 3008's pillar.get gives "**********" for any value
+    # outside a render.
+    lookup = __salt__["config.get"]
+    if lookup("security:open") is True or lookup("security:stage") == "accept":
+        return None
+    return lookup(SALT_TOKEN_PILLAR) or None
+
+
+def client(
+    url: str | None = None, time_left: float | None = None, token: str | None = None
+) -> "consul.Consul":
     """
-    A py-consul client of the agent at ``url`` (see ``agent_url``) with the configured token
-    and CA file. A request may take REQUEST_TIMEOUT seconds, or ``time_left`` if that is
-    shorter (but at least MIN_REQUEST_TIMEOUT). Raises SaltInvocationError naming the setting
-    to fix.
+    A py-consul client of the agent at ``url`` (see ``agent_url``) that sends ``token``, else
+    the default token (see the module's description), and checks the configured CA file. A
+    request may take REQUEST_TIMEOUT seconds, or ``time_left`` if that is shorter (but at
+    least MIN_REQUEST_TIMEOUT). Raises SaltInvocationError naming the setting to fix.
     """
     url = agent_url(url)
     request_timeout = REQUEST_TIMEOUT
@@ -66,7 +89,10 @@ def client(url: str | None = None, time_left: float | None = None) -> "consul.Co
         )
     try:
         return _consul_http.client(
-            url, token=_setting("token"), ca_file=ca_file, request_timeout=request_timeout
+            url,
+            token=token or _default_token(),
+            ca_file=ca_file,
+            request_timeout=request_timeout,
         )
     except ValueError as err:
         raise SaltInvocationError(f"{err}: fix the url argument or consul_cluster:url") from err

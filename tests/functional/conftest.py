@@ -1,13 +1,16 @@
 """Fixtures of the functional tests: the masterless minion of one host of a plan (`minion`),
-Salt's loaders over the repository's custom modules, and real single-server Consul agents on
-loopback, one per datacenter, on ports picked at random.
+Salt's loaders over the repository's custom modules (`loaders`, or `salt_with` for settings and
+a pillar of a test's own), and real single-server Consul agents on loopback, one per
+datacenter, on ports picked at random, one of them with ACLs (`acl_agent`).
 """
 
+import copy
 import json
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +21,13 @@ import salt.config
 from saltfactories.utils.functional import Loaders
 from pytestshellutils.utils.ports import get_unused_localhost_port
 
-from tests.functional.harness import CONSUL_BINARY, REPO, Minion, write_pillar
+from tests.functional.harness import CONSUL_BINARY, REPO, Minion, write_pillar, write_yaml
 
 # Seconds an agent may take to elect itself; with raft_multiplier 1 it takes about two.
 LEADER_TIMEOUT = 60
 STOP_TIMEOUT = 10
+# The management token of `acl_agent` (acl.tokens.master: the binary is Consul 1.8).
+MANAGEMENT_TOKEN = "0b7c1a3e-5f0d-4c55-9a57-0d1e2a3b4c5d"
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,10 @@ class ConsulAgent:
     def server_address(self) -> str:
         return f"127.0.0.1:{self.server_port}"
 
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as response:
+    def get(self, path: str, token: str | None = None) -> Any:
+        headers = {"X-Consul-Token": token} if token else {}
+        request = urllib.request.Request(f"{self.url}{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as response:
             return json.load(response)
 
     def datacenters(self) -> list[str]:
@@ -73,7 +80,10 @@ def _require_consul_binary() -> None:
         )
 
 
-def _wait_for_leader(agent: ConsulAgent, process: subprocess.Popen) -> None:
+def _wait_for(
+    agent: ConsulAgent, process: subprocess.Popen, what: str, path: str, token: str | None = None
+) -> None:
+    """Wait until ``path`` answers with something (under ACL deny, /v1/status/* still do)."""
     deadline = time.monotonic() + LEADER_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -83,13 +93,13 @@ def _wait_for_leader(agent: ConsulAgent, process: subprocess.Popen) -> None:
                 pytrace=False,
             )
         try:
-            if agent.get("/v1/status/leader"):
+            if agent.get(path, token):
                 return
         except OSError:
-            pass  # the HTTP listener is not up yet
+            pass  # the HTTP listener is not up yet, or the answer is an error
         time.sleep(0.2)
     pytest.fail(
-        f"Consul agent of {agent.datacenter} has no leader after {LEADER_TIMEOUT}s:\n"
+        f"Consul agent of {agent.datacenter} has no {what} after {LEADER_TIMEOUT}s:\n"
         f"{agent.log_tail()}",
         pytrace=False,
     )
@@ -108,8 +118,8 @@ def _running_consul_agent(
     datacenter: str, directory: Path, settings: dict[str, Any] | None = None, https: bool = False
 ) -> Iterator[ConsulAgent]:
     """Start a single-server agent of ``datacenter`` (with ``settings`` added to its
-    configuration, and an HTTPS port with ``https``), wait for its leader, stop it
-    afterwards."""
+    configuration, and an HTTPS port with ``https``), wait for its leader (and for its
+    management token, which the leader makes after its election), stop it afterwards."""
     _require_consul_binary()
     ports = {
         name: get_unused_localhost_port(use_cache=True)
@@ -149,8 +159,11 @@ def _running_consul_agent(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+    management_token = config.get("acl", {}).get("tokens", {}).get("master")
     try:
-        _wait_for_leader(agent, process)
+        _wait_for(agent, process, "leader", "/v1/status/leader")
+        if management_token:
+            _wait_for(agent, process, "management token", "/v1/acl/token/self", management_token)
         yield agent
     finally:
         _stop(process)
@@ -164,6 +177,15 @@ def consul_dc1(tmp_path: Path) -> Iterator[ConsulAgent]:
 @pytest.fixture
 def consul_dc2(tmp_path: Path) -> Iterator[ConsulAgent]:
     yield from _running_consul_agent("dc2", tmp_path / "consul-dc2")
+
+
+@pytest.fixture
+def acl_agent(tmp_path: Path) -> Iterator[ConsulAgent]:
+    """An agent of dc1 with ACLs, default deny, and the management token MANAGEMENT_TOKEN: it
+    denies a request without a token everything but /v1/status/*."""
+    acl = {"enabled": True, "default_policy": "deny", "tokens": {"master": MANAGEMENT_TOKEN}}
+    settings = {"primary_datacenter": "dc1", "acl": acl}
+    yield from _running_consul_agent("dc1", tmp_path / "consul-acl", settings)
 
 
 @pytest.fixture(scope="session")
@@ -192,6 +214,29 @@ def loaders(minion_opts: dict[str, Any]) -> Iterator[Loaders]:
     # Salt defers warnings to a handler it flushes at exit, to a stderr pytest has closed by
     # then ("Logging error ... I/O operation on closed file"); hand them over now instead.
     salt._logging.shutdown_temp_handler()
+
+
+@contextmanager
+def salt_with(
+    minion_opts: dict[str, Any],
+    directory: Path,
+    settings: dict[str, str],
+    pillar: dict[str, Any] | None = None,
+) -> Iterator[Loaders]:
+    """Salt's loaders with ``consul_cluster`` settings in the minion config and ``pillar`` as
+    the minion's pillar, its files and cache under ``directory``."""
+    opts = copy.deepcopy(minion_opts)
+    opts["consul_cluster"] = settings
+    opts["cachedir"] = str(directory / "cache")
+    pillar_root = directory / "pillar"
+    write_yaml(pillar_root / "top.sls", {"base": {"*": ["test"]}})
+    write_yaml(pillar_root / "test.sls", pillar or {})
+    opts["pillar_roots"] = {"base": [str(pillar_root)]}
+    loaders = Loaders(opts)
+    try:
+        yield loaders
+    finally:
+        loaders.reset_state()
 
 
 @pytest.fixture(autouse=True)
@@ -224,7 +269,14 @@ def minion(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Minion]:
         secrets: bool = True,
     ) -> Minion:
         plan = [
-            minion_id, list(roles), datacenter, datacenters, site, str(pillar_dir), grains, secrets
+            minion_id,
+            list(roles),
+            datacenter,
+            datacenters,
+            site,
+            str(pillar_dir),
+            grains,
+            secrets,
         ]
         key = json.dumps(plan, sort_keys=True)
         if key not in minions:

@@ -1,29 +1,31 @@
 """The platform's Consul client (``_utils/consul_agent.py``), loaded by Salt, against real agents
-with ACLs (default deny) and with TLS: the configured token is the one sent on every request,
-whatever CONSUL_HTTP_TOKEN holds, and an HTTPS agent is verified against the configured CA.
+with ACLs (default deny) and with TLS: the token given, else the configured one, else the site's
+Salt token from pillar (but not while the site's tokens are being made, nor on an open site) is
+the one sent on every request, whatever CONSUL_HTTP_TOKEN holds, and an HTTPS agent is verified
+against the configured CA.
 """
 
-import copy
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import salt._logging
 from salt.exceptions import CommandExecutionError, SaltInvocationError
-from saltfactories.utils.functional import Loaders
 
 from tests.functional.conftest import (
     CONSUL_BINARY,
+    MANAGEMENT_TOKEN,
     ConsulAgent,
     _require_consul_binary,
     _running_consul_agent,
+    salt_with,
 )
 
-MASTER_TOKEN = "0b7c1a3e-5f0d-4c55-9a57-0d1e2a3b4c5d"
 LOCK = "platform/locks/dc1/zookeeper"
+# A token Consul does not know: a request that carries it is refused ("ACL not found").
+UNKNOWN_TOKEN = "6a1d3c9e-0000-4000-8000-00000000dead"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -32,13 +34,6 @@ def hand_over_salt_log_records() -> Iterator[None]:
     # Salt defers log records to a handler it flushes at exit, to a stderr pytest has closed
     # by then; hand them over now instead.
     salt._logging.shutdown_temp_handler()
-
-
-@pytest.fixture
-def acl_agent(tmp_path: Path) -> Iterator[ConsulAgent]:
-    """An agent that denies a request without a token everything but /v1/status/*."""
-    acl = {"enabled": True, "default_policy": "deny", "tokens": {"master": MASTER_TOKEN}}
-    yield from _running_consul_agent("dc1", tmp_path / "consul", {"acl": acl})
 
 
 def _consul(directory: Path, *arguments: str) -> None:
@@ -63,19 +58,10 @@ def tls_agent(tmp_path: Path) -> Iterator[tuple[ConsulAgent, str, Path]]:
         yield agent, agent.https_url, ca_file
 
 
-@contextmanager
-def salt_with(
-    minion_opts: dict[str, Any], directory: Path, settings: dict[str, str]
-) -> Iterator[Loaders]:
-    """Salt's loaders with ``consul_cluster`` settings in the minion config."""
-    opts = copy.deepcopy(minion_opts)
-    opts["consul_cluster"] = settings
-    opts["cachedir"] = str(directory / "cache")
-    loaders = Loaders(opts)
-    try:
-        yield loaders
-    finally:
-        loaders.reset_state()
+def salt_token(secret_id: str, **security: Any) -> dict[str, Any]:
+    """A pillar with the site's Salt token ``secret_id`` and ``security`` settings."""
+    salt = {"salt": {"secret_id": secret_id}}
+    return {"secrets": {"consul": {"acl": {"tokens": salt}}}, "security": security}
 
 
 def test_the_configured_token_is_sent_whatever_the_environment_holds(
@@ -84,7 +70,7 @@ def test_the_configured_token_is_sent_whatever_the_environment_holds(
     # py-consul 1.8.0 prefers this variable to the token its client is given.
     monkeypatch.setenv("CONSUL_HTTP_TOKEN", "not-a-token")
 
-    with salt_with(minion_opts, tmp_path, {"token": MASTER_TOKEN}) as salt_loaders:
+    with salt_with(minion_opts, tmp_path, {"token": MANAGEMENT_TOKEN}) as salt_loaders:
         consul_cluster = salt_loaders.modules.consul_cluster
         rolling_restart = salt_loaders.modules.rolling_restart
         # py-consul sends agent.members bare; without a token Consul lists no member.
@@ -97,13 +83,53 @@ def test_the_configured_token_is_sent_whatever_the_environment_holds(
 
 
 def test_a_token_only_in_the_environment_is_not_sent(monkeypatch, minion_opts, tmp_path, acl_agent):
-    monkeypatch.setenv("CONSUL_HTTP_TOKEN", MASTER_TOKEN)
+    monkeypatch.setenv("CONSUL_HTTP_TOKEN", MANAGEMENT_TOKEN)
 
     with salt_with(minion_opts, tmp_path, {}) as salt_loaders:
         members = salt_loaders.modules.consul_cluster.wan_members(url=acl_agent.url)
         with pytest.raises(CommandExecutionError, match="Permission denied"):
             salt_loaders.modules.rolling_restart.stale_session(LOCK, "zookeeper", url=acl_agent.url)
 
+    assert members == []
+
+
+def test_a_token_given_wins_over_the_configured_and_the_pillar_ones(
+    minion_opts, tmp_path, acl_agent
+):
+    pillar = salt_token(UNKNOWN_TOKEN)
+
+    with salt_with(minion_opts, tmp_path, {"token": UNKNOWN_TOKEN}, pillar) as salt_loaders:
+        # Utils see __salt__ once the execution modules are loaded, as on a minion.
+        assert "consul_cluster.leader" in salt_loaders.modules
+        client = salt_loaders.utils["consul_agent.client"](acl_agent.url, token=MANAGEMENT_TOKEN)
+        # Consul answers with the record of the token the request carried.
+        sent = client.acl.token.read_self()["SecretID"]
+
+    assert sent == MANAGEMENT_TOKEN
+
+
+def test_the_sites_salt_token_from_pillar_is_sent_by_default(minion_opts, tmp_path, acl_agent):
+    # The management token stands for the Salt token: any token Consul knows would do.
+    pillar = salt_token(MANAGEMENT_TOKEN)
+
+    with salt_with(minion_opts, tmp_path, {}, pillar) as salt_loaders:
+        members = salt_loaders.modules.consul_cluster.wan_members(url=acl_agent.url)
+
+    assert [member["name"] for member in members] == ["functional-dc1.dc1"]
+
+
+@pytest.mark.parametrize(
+    "security",
+    [{"stage": "accept"}, {"open": True}],
+    ids=["while the tokens are being made", "on an open site"],
+)
+def test_the_sites_salt_token_is_not_sent(minion_opts, tmp_path, acl_agent, security):
+    pillar = salt_token(MANAGEMENT_TOKEN, **security)
+
+    with salt_with(minion_opts, tmp_path, {}, pillar) as salt_loaders:
+        members = salt_loaders.modules.consul_cluster.wan_members(url=acl_agent.url)
+
+    # Without a token, Consul (default deny) lists no member.
     assert members == []
 
 

@@ -1,0 +1,391 @@
+"""
+Consul's ACL policies and tokens, made through the local agent's HTTP API.
+
+The agent is the one at the ``url`` argument, else ``consul_cluster:url`` (default
+``http://127.0.0.1:8500``), reached through the platform's client (``consul_agent.client``)
+with the management token, whose SecretID is read from pillar: ``token_pillar`` names its key
+(default ``secrets:consul:acl:management:secret_id``). A token's own SecretID is named the
+same way, by its pillar key (``secret_id_pillar``), and read here: no SecretID is ever an
+argument, a return value, an error message or a log line.
+
+py-consul 1.8.0's ACL calls are not used: its policy calls encode the rules as JSON once more
+(HCL reaches Consul as a quoted string), it cannot read a policy by name, and its token and
+policy calls leave out an empty description. Every call here is a plain GET or PUT through
+the client's HTTP layer instead, with the client's session, token, CA and timeouts.
+
+Consul 1.8 answers ``403 ACL not found`` both for a policy or token that does not exist and
+for a request whose token it does not know; a read that gets this answer asks for the
+management token's own record to tell which.
+"""
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    import consul
+    import requests
+    from consul.callback import CB
+
+    HAS_CONSUL = True
+except ImportError:
+    HAS_CONSUL = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "consul_acl"
+
+MANAGEMENT_PILLAR = "secrets:consul:acl:management:secret_id"
+# Consul 1.8's answer (403) for an unknown policy, token or request token.
+ACL_NOT_FOUND = "ACL not found"
+# What an update keeps of a token besides its description and policies (the platform sets
+# none of these, an operator may have).
+KEPT_ON_UPDATE = ("Roles", "ServiceIdentities", "NodeIdentities")
+
+
+def __virtual__():
+    if not HAS_CONSUL:
+        return (False, "py-consul is not installed")
+    if "consul_agent.client" not in __utils__:
+        return (False, "the consul_agent util (_utils/consul_agent.py) is not loaded")
+    return __virtualname__
+
+
+def _secret(pillar_key: str) -> str:
+    """The secret at ``pillar_key``, which goes nowhere but into a request's header or body.
+    Read with config.get: Salt 3008's pillar.get gives "**********" outside a render."""
+    value = __salt__["config.get"](pillar_key)
+    if not value or not isinstance(value, str):
+        raise SaltInvocationError(
+            f"pillar {pillar_key} holds no secret: make the site's secrets with "
+            "`scripts/secrets init pillar` and give pillar `secrets` to this host"
+        )
+    return value
+
+
+def _client(url: str | None, token_pillar: str) -> "consul.Consul":
+    return __utils__["consul_agent.client"](url, token=_secret(token_pillar))
+
+
+def _send(
+    client: "consul.Consul",
+    action: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    missing_ok: bool = False,
+) -> Any:
+    """GET ``path``, or PUT ``body`` to it. With ``missing_ok``, None when Consul answers
+    "ACL not found" (or 404). Raises CommandExecutionError naming the agent and ``action``."""
+    try:
+        if body is None:
+            return client.http.get(CB.json(allow_404=missing_ok), path)
+        return client.http.put(CB.json(), path, data=json.dumps(body))
+    except consul.ACLPermissionDenied as err:
+        if missing_ok and str(err) == ACL_NOT_FOUND:
+            return None
+        failure = err
+    except (consul.ConsulException, requests.RequestException) as err:
+        failure = err
+    raise CommandExecutionError(
+        f"Consul agent at {client.http.base_uri}: {action} failed: {failure}"
+    ) from failure
+
+
+def _read(client: "consul.Consul", what: str, path: str, token_pillar: str) -> Any:
+    """The record at ``path``, None if Consul has none."""
+    found = _send(client, f"reading {what}", path, missing_ok=True)
+    if found is None:
+        # Or is it the management token that Consul does not know?
+        _send(
+            client, f"checking the management token of pillar {token_pillar}", "/v1/acl/token/self"
+        )
+    return found
+
+
+def _changes(current: dict[str, Any] | None, wanted: dict[str, Any]) -> dict[str, Any]:
+    """``{"old": ..., "new": ...}``: the fields of ``wanted`` that ``current`` holds otherwise
+    (``old`` is None when there is no ``current``: all of ``wanted`` is new); {} if none."""
+    if current is None:
+        return {"old": None, "new": wanted}
+    differing = [field for field, value in wanted.items() if current.get(field) != value]
+    if not differing:
+        return {}
+    return {
+        "old": {field: current.get(field) for field in differing},
+        "new": {field: wanted[field] for field in differing},
+    }
+
+
+def _policy(client: "consul.Consul", name: str, token_pillar: str) -> dict[str, Any] | None:
+    return _read(client, f"ACL policy {name}", f"/v1/acl/policy/name/{name}", token_pillar)
+
+
+def policy(
+    name: str, url: str | None = None, token_pillar: str = MANAGEMENT_PILLAR
+) -> dict[str, Any] | None:
+    """
+    The ACL policy ``name`` as Consul keeps it (ID, Name, Description, Rules...), None if
+    there is none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.policy platform-dns
+    """
+    return _policy(_client(url, token_pillar), name, token_pillar)
+
+
+def _policy_wanted(name: str, rules: str, description: str) -> dict[str, str]:
+    if not isinstance(rules, str):
+        raise SaltInvocationError(
+            f"rules of ACL policy {name} must be text in Consul's rules language, not {rules!r}"
+        )
+    return {"Name": name, "Description": description, "Rules": rules}
+
+
+def policy_changes(
+    name: str,
+    rules: str,
+    description: str = "",
+    url: str | None = None,
+    token_pillar: str = MANAGEMENT_PILLAR,
+) -> dict[str, Any]:
+    """
+    What ``policy_present`` would change (see ``_changes``), changing nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.policy_changes platform-dns 'node_prefix "" { policy = "read" }'
+    """
+    wanted = _policy_wanted(name, rules, description)
+    return _changes(policy(name, url, token_pillar), wanted)
+
+
+def policy_present(
+    name: str,
+    rules: str,
+    description: str = "",
+    url: str | None = None,
+    token_pillar: str = MANAGEMENT_PILLAR,
+) -> dict[str, Any]:
+    """
+    Create the ACL policy ``name``, or update it, so that its rules (text in Consul's rules
+    language, compared as text) and description are these. Returns what changed:
+    ``{"old": ..., "new": ...}`` with the fields that differed (``old`` None for a new
+    policy), {} when nothing did.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.policy_present platform-dns 'node_prefix "" { policy = "read" }'
+    """
+    wanted = _policy_wanted(name, rules, description)
+    client = _client(url, token_pillar)
+    current = _policy(client, name, token_pillar)
+    changes = _changes(current, wanted)
+    if not changes:
+        return {}
+    if current is None:
+        _send(client, f"creating ACL policy {name}", "/v1/acl/policy", wanted)
+        log.info("Created the Consul ACL policy %s", name)
+    else:
+        path = f"/v1/acl/policy/{current['ID']}"
+        _send(client, f"updating ACL policy {name}", path, {"ID": current["ID"], **wanted})
+        log.info("Updated %s of the Consul ACL policy %s", ", ".join(changes["new"]), name)
+    return changes
+
+
+def _token(client: "consul.Consul", accessor_id: str, token_pillar: str) -> dict[str, Any] | None:
+    """The token's record, SecretID included: for this module's eyes only."""
+    try:
+        uuid.UUID(accessor_id)
+    except (TypeError, ValueError) as err:
+        raise SaltInvocationError(f"accessor_id {accessor_id!r} is not a UUID") from err
+    path = f"/v1/acl/token/{accessor_id}"
+    return _read(client, f"ACL token {accessor_id}", path, token_pillar)
+
+
+def _without_secret(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {field: value for field, value in record.items() if field != "SecretID"}
+
+
+def token(
+    accessor_id: str, url: str | None = None, token_pillar: str = MANAGEMENT_PILLAR
+) -> dict[str, Any] | None:
+    """
+    The ACL token ``accessor_id`` as Consul keeps it (AccessorID, Description, Policies,
+    Local...) but its SecretID, None if there is none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.token 00000000-0000-0000-0000-000000000002
+    """
+    return _without_secret(_token(_client(url, token_pillar), accessor_id, token_pillar))
+
+
+def _token_state(
+    client: "consul.Consul",
+    accessor_id: str,
+    wanted: dict[str, Any],
+    secret_id_pillar: str | None,
+    token_pillar: str,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The token's record and ``_changes`` toward ``wanted``; raises CommandExecutionError
+    when only deleting the token and making it again can get there."""
+    current = _token(client, accessor_id, token_pillar)
+    if current is None:
+        if secret_id_pillar is None:
+            raise CommandExecutionError(
+                f"ACL token {accessor_id} does not exist, and without secret_id_pillar there is "
+                "no SecretID to make it with"
+            )
+        return None, _changes(None, wanted)
+    remake = f"delete it (consul acl token delete -id {accessor_id}) and apply again"
+    if secret_id_pillar is not None and current.get("SecretID") != _secret(secret_id_pillar):
+        raise CommandExecutionError(
+            f"ACL token {accessor_id} exists with another SecretID than pillar "
+            f"{secret_id_pillar}: {remake} to make it with the pillar's"
+        )
+    if current.get("Local", False) != wanted["Local"]:
+        raise CommandExecutionError(
+            f"ACL token {accessor_id} has Local {current.get('Local', False)}, which Consul "
+            f"cannot change: {remake} to make it with Local {wanted['Local']}"
+        )
+    view = {**current, "Policies": sorted(link["Name"] for link in current.get("Policies") or [])}
+    return current, _changes(view, wanted)
+
+
+def _token_wanted(description: str, policies: list[str], local: bool) -> dict[str, Any]:
+    if not isinstance(policies, list) or not all(isinstance(name, str) for name in policies):
+        raise SaltInvocationError(f"policies must be a list of policy names, not {policies!r}")
+    return {"Description": description, "Policies": sorted(set(policies)), "Local": bool(local)}
+
+
+def token_changes(
+    accessor_id: str,
+    description: str,
+    policies: list[str],
+    secret_id_pillar: str | None = None,
+    local: bool = False,
+    url: str | None = None,
+    token_pillar: str = MANAGEMENT_PILLAR,
+) -> dict[str, Any]:
+    """
+    What ``token_present`` would change (see ``_changes``; no SecretID), changing nothing.
+    Raises CommandExecutionError as ``token_present`` does.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.token_changes 00000000-0000-0000-0000-000000000002 \\
+            'Anonymous Token' '[platform-dns]'
+    """
+    wanted = _token_wanted(description, policies, local)
+    client = _client(url, token_pillar)
+    return _token_state(client, accessor_id, wanted, secret_id_pillar, token_pillar)[1]
+
+
+def token_present(
+    accessor_id: str,
+    description: str,
+    policies: list[str],
+    secret_id_pillar: str | None = None,
+    local: bool = False,
+    url: str | None = None,
+    token_pillar: str = MANAGEMENT_PILLAR,
+) -> dict[str, Any]:
+    """
+    Make the ACL token ``accessor_id`` hold ``description`` and exactly the policies named
+    ``policies``; returns what changed as ``policy_present`` does, without any SecretID.
+
+    A token that does not exist is created with this AccessorID, the SecretID at pillar key
+    ``secret_id_pillar`` and ``local`` (a token of this datacenter only). A token that exists
+    keeps its SecretID and its roles and identities; one whose SecretID is not the pillar's,
+    or whose Local is not ``local``, is an error that asks to delete it so that it is made
+    again. Without ``secret_id_pillar`` the token must exist already: the anonymous token
+    ``00000000-0000-0000-0000-000000000002``, say. The description is always set: give
+    ``Anonymous Token`` to keep Consul's own for the anonymous token.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.token_present 2f2c5cbb-98c2-4b7e-8a3b-0a4b6e4a1d10 \\
+            'platform salt' '[platform-salt]' \\
+            secret_id_pillar=secrets:consul:acl:tokens:salt:secret_id
+    """
+    wanted = _token_wanted(description, policies, local)
+    client = _client(url, token_pillar)
+    current, changes = _token_state(client, accessor_id, wanted, secret_id_pillar, token_pillar)
+    if not changes:
+        return {}
+    body = {
+        **{field: current[field] for field in KEPT_ON_UPDATE if current and field in current},
+        **wanted,
+        "AccessorID": accessor_id,
+        "Policies": [{"Name": name} for name in wanted["Policies"]],
+    }
+    if current is None:
+        body["SecretID"] = _secret(secret_id_pillar)
+        _send(client, f"creating ACL token {accessor_id}", "/v1/acl/token", body)
+        log.info("Created the Consul ACL token %s (%s)", accessor_id, description)
+    else:
+        path = f"/v1/acl/token/{accessor_id}"
+        _send(client, f"updating ACL token {accessor_id}", path, body)
+        log.info("Updated %s of the Consul ACL token %s", ", ".join(changes["new"]), accessor_id)
+    return changes
+
+
+def token_usable(
+    secret_id_pillar: str, timeout: float = 300, interval: float = 2, url: str | None = None
+) -> dict[str, Any]:
+    """
+    Wait until Consul knows the token whose SecretID is at pillar key ``secret_id_pillar``
+    (``GET /v1/acl/token/self`` with it answers): for a host that must not use its token
+    before the control node that makes tokens has made it. Asks every ``interval`` seconds,
+    at most ``timeout`` seconds and ``timeout / interval + 1`` times; returns the token's
+    record without its SecretID, or raises CommandExecutionError with Consul's last answer.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.token_usable secrets:consul:acl:tokens:salt:secret_id timeout=60
+    """
+    if interval <= 0 or timeout < 0:
+        raise SaltInvocationError(
+            f"interval must be positive and timeout not negative, not {interval} and {timeout}"
+        )
+    secret = _secret(secret_id_pillar)
+    attempts = int(timeout // interval) + 1
+    deadline = time.monotonic() + timeout
+    for attempt in range(1, attempts + 1):
+        time_left = deadline - time.monotonic()
+        client = __utils__["consul_agent.client"](url, time_left=time_left, token=secret)
+        try:
+            record = _send(
+                client, f"reading the token of pillar {secret_id_pillar}", "/v1/acl/token/self"
+            )
+            return _without_secret(record)
+        except CommandExecutionError as err:
+            error = err
+        if attempt == attempts or time.monotonic() + interval > deadline:
+            break
+        time.sleep(interval)
+    raise CommandExecutionError(
+        f"the token of pillar {secret_id_pillar} is not usable after {attempt} tries in "
+        f"{timeout}s: {error}"
+    ) from error

@@ -9,6 +9,10 @@ route, which under salt-ssh is a round trip per call.
 
 ``cgroup_version`` is 2 on a host with the unified cgroup hierarchy, else 1.
 
+``consul_security_stage`` is the security stage of the Consul agent's configuration on the
+host (``open``, ``accept``, ``verify``, ``secure``; docs/security.md), or None where the
+consul formula wrote none yet: the plan lets a running agent move one stage at a time.
+
 The grains read ``ip -j`` (iproute2 4.13 or later); without it, or when it fails or hangs,
 ``platform_routes`` is an empty list. They never raise: a grain that raises hides every
 other grain of the host.
@@ -34,6 +38,8 @@ IP_TIMEOUT = 5
 CGROUP2_CONTROLLERS = "/sys/fs/cgroup/cgroup.controllers"
 # Where `ip` lives when PATH lacks the sbin directories (a non-login shell).
 SBIN_PATH = "/usr/sbin:/sbin"
+# The consul formula's agent configuration (consul:config_dir, then consul.json).
+CONSUL_CONFIG = "/etc/consul.d/consul.json"
 
 
 def __virtual__():
@@ -179,3 +185,44 @@ def cgroup_version() -> dict[str, int]:
         salt-call grains.get cgroup_version
     """
     return {"cgroup_version": 2 if os.path.exists(CGROUP2_CONTROLLERS) else 1}
+
+
+def _tls_flag(config: Mapping, flat: str, section: str, key: str) -> bool:
+    """A TLS setting as Consul 1.8 (``flat`` at the top) or 1.12+ (``tls.<section>.<key>``)
+    writes it."""
+    tls = config.get("tls")
+    nested = tls.get(section) if isinstance(tls, Mapping) else None
+    return bool(config.get(flat) or (isinstance(nested, Mapping) and nested.get(key)))
+
+
+def _security_stage(config: Any) -> str | None:
+    """The stage of an agent configuration the consul formula wrote (SECURITY_STAGES of the
+    quorum module): no CA, open; a CA but no verified outgoing TLS, accept; outgoing but not
+    incoming, verify; both, secure."""
+    if not isinstance(config, Mapping):
+        return None
+    if not _tls_flag(config, "ca_file", "defaults", "ca_file"):
+        return "open"
+    if not _tls_flag(config, "verify_outgoing", "defaults", "verify_outgoing"):
+        return "accept"
+    if not _tls_flag(config, "verify_incoming_rpc", "internal_rpc", "verify_incoming"):
+        return "verify"
+    return "secure"
+
+
+def consul_security_stage() -> dict[str, str | None]:
+    """
+    The security stage of the host's Consul agent configuration, None if it has none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call grains.get consul_security_stage
+    """
+    try:
+        with open(CONSUL_CONFIG, encoding="utf-8") as config_file:
+            config = json.load(config_file)
+    except (OSError, ValueError):
+        config = None
+    return {"consul_security_stage": _security_stage(config)}

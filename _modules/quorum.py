@@ -51,6 +51,20 @@ GOSSIP_KEY_SIZES = (16, 24, 32)
 KEYGEN_COMMAND = "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
 # Where Consul's gossip key may be, in order: the site's secrets, then the older place.
 GOSSIP_KEY_PILLAR = ("secrets:consul:gossip_key", "consul:encrypt")
+# The stages of a site's security, in the order a running site goes through them: certificates
+# and ACLs (allow) on every agent, then TLS spoken and tokens used, then TLS and tokens required.
+SECURITY_STAGES = ("open", "accept", "verify", "secure")
+# What a secured site's pillar must hold besides the gossip key (platform_secrets makes it all).
+SECURED_SITE_PILLAR = (
+    "secrets:consul:ca:cert",
+    "secrets:consul:ca:key_file",
+    "secrets:consul:acl:management:secret_id",
+    *(
+        f"secrets:consul:acl:tokens:{name}:{part}"
+        for name in ("agent", "salt", "registrator", "services", "health_checks", "replication")
+        for part in ("accessor_id", "secret_id")
+    ),
+)
 # The command that makes the site's secrets (platform_secrets, docs/secrets.md).
 SECRETS_COMMAND = "scripts/secrets init pillar"
 # Where the public functions keep the site's hosts for the rest of the render.
@@ -424,38 +438,126 @@ def _gossip_key_pillar(pillar: Mapping) -> str | None:
     return next((key for key in GOSSIP_KEY_PILLAR if _lookup(pillar, key)), None)
 
 
-def _security(pillar: Mapping) -> dict[str, Any]:
-    """What the site secures, checked: refuses a plan without its secrets unless pillar
-    ``security:open`` says, explicitly, that the site runs in the clear."""
+def _check_gossip_key(pillar: Mapping, source: str) -> None:
+    key = _lookup(pillar, source)
+    if not isinstance(key, str) or _gossip_key_size(key) not in GOSSIP_KEY_SIZES:
+        # The message never shows the key, a secret.
+        raise SaltInvocationError(
+            f"pillar {source} is not a gossip key: Consul takes 16, 24 or 32 random bytes "
+            f"in base64. Let `{SECRETS_COMMAND}` make it (remove the key and run it "
+            f"again), or make one with `consul keygen` or {KEYGEN_COMMAND}"
+        )
+
+
+def _requested_stage(pillar: Mapping) -> str:
+    """The stage pillar asks for: ``open`` with security:open, else security:stage (default
+    ``secure``)."""
     open_site = _lookup(pillar, "security:open")
     if open_site not in (None, True, False):
         raise SaltInvocationError(
             f"pillar security:open is {open_site!r}: set it to true (a plaintext site, on "
             "purpose) or false, or leave it out"
         )
-    source = _gossip_key_pillar(pillar)
-    if source is None and open_site is not True:
-        raise SaltInvocationError(
-            "pillar secrets:consul:gossip_key is missing, so Consul's gossip would run in the "
-            f"clear: make the site's secrets with `{SECRETS_COMMAND}` and give pillar `secrets` "
-            "to every host (pillar/top.sls), or set pillar security:open: true to run a "
-            "plaintext site on purpose"
-        )
-    if source is not None:
-        key = _lookup(pillar, source)
-        if not isinstance(key, str) or _gossip_key_size(key) not in GOSSIP_KEY_SIZES:
-            # The message never shows the key, a secret.
+    stage = _lookup(pillar, "security:stage")
+    if open_site is True:
+        if stage not in (None, "open"):
             raise SaltInvocationError(
-                f"pillar {source} is not a gossip key: Consul takes 16, 24 or 32 random bytes "
-                f"in base64. Let `{SECRETS_COMMAND}` make it (remove the key and run it "
-                f"again), or make one with `consul keygen` or {KEYGEN_COMMAND}"
+                f"pillar security:open is true and security:stage is {stage!r}: remove "
+                "security:open to secure the site stage by stage (docs/security.md)"
             )
-    return {"open": open_site is True, "gossip_key_pillar": source}
+        return "open"
+    if stage is None:
+        return SECURITY_STAGES[-1]
+    if stage not in SECURITY_STAGES[1:]:
+        raise SaltInvocationError(
+            f"pillar security:stage is {stage!r}: set it to one of "
+            f"{', '.join(SECURITY_STAGES[1:])} (docs/security.md), or leave it out (secure)"
+        )
+    return stage
 
 
-def _check_settings(pillar: Mapping) -> None:
+def _check_secrets_present(pillar: Mapping) -> None:
+    missing = [key for key in SECURED_SITE_PILLAR if not _lookup(pillar, key)]
+    if missing:
+        raise SaltInvocationError(
+            f"pillar {missing[0]} is missing ({len(missing)} secret(s) in all): make the "
+            f"site's secrets with `{SECRETS_COMMAND}` (a re-run adds only what is missing) and "
+            "give pillar `secrets` to every host (pillar/top.sls), or set pillar "
+            "security:open: true to run a plaintext site on purpose"
+        )
+
+
+def _check_stage_step(stage: str, current: Any, host: str) -> None:
+    """A running agent moves one stage at a time: servers that require TLS before every
+    client speaks it, or ACLs that deny before every token exists, split the datacenter."""
+    if current not in SECURITY_STAGES:
+        return
+    step = SECURITY_STAGES.index(stage) - SECURITY_STAGES.index(current)
+    if abs(step) <= 1:
+        return
+    toward = SECURITY_STAGES.index(current) + (1 if step > 0 else -1)
+    raise SaltInvocationError(
+        f"Consul on {host} runs at security stage {current!r} and pillar asks for {stage!r}: "
+        "a running site changes one stage at a time, or agents lose each other. Set pillar "
+        f"security:stage to {SECURITY_STAGES[toward]!r}, converge every host, and go on "
+        f"({' -> '.join(SECURITY_STAGES)}; docs/security.md)"
+    )
+
+
+def _security(pillar: Mapping, grains: Mapping | None = None) -> dict[str, Any]:
+    """What the site secures at its stage, checked: refuses a plan without its secrets unless
+    pillar ``security:open`` says, explicitly, that the site runs in the clear, and a jump of
+    more than one stage on a host whose agent runs (grain ``consul_security_stage``)."""
+    grains = grains or {}
+    stage = _requested_stage(pillar)
+    source = _gossip_key_pillar(pillar)
+    if stage == "open":
+        if source is not None:
+            _check_gossip_key(pillar, source)
+    else:
+        if source is None:
+            raise SaltInvocationError(
+                "pillar secrets:consul:gossip_key is missing, so Consul's gossip would run in "
+                f"the clear: make the site's secrets with `{SECRETS_COMMAND}` and give pillar "
+                "`secrets` to every host (pillar/top.sls), or set pillar security:open: true "
+                "to run a plaintext site on purpose"
+            )
+        _check_gossip_key(pillar, source)
+        _check_secrets_present(pillar)
+    _check_stage_step(stage, grains.get("consul_security_stage"), _host_id(grains))
+    level = SECURITY_STAGES.index(stage)
+    return {
+        "open": stage == "open",
+        "stage": stage,
+        "gossip_key_pillar": source,
+        # Certificates on every agent and ACLs switched on (default allow until secure).
+        "tls": level >= 1,
+        "acl_default_policy": None if level < 1 else ("deny" if stage == "secure" else "allow"),
+        # Agents, programs and service definitions present their tokens: they exist from the
+        # stage before (accept makes them).
+        "tokens_in_use": level >= 2,
+        "verify_outgoing": level >= 2,
+        "verify_incoming": level >= 3,
+    }
+
+
+def _primary_datacenter(datacenters: Mapping, pillar: Mapping) -> str:
+    """The datacenter whose servers hold the ACLs (Consul's ``primary_datacenter``): pillar
+    consul:primary_datacenter, else the first datacenter by name. It must never change."""
+    primary = _lookup(pillar, "consul:primary_datacenter")
+    if primary is None:
+        return _names(datacenters)[0]
+    if primary not in _names(datacenters):
+        raise SaltInvocationError(
+            f"pillar consul:primary_datacenter is {primary!r}, which is not a datacenter of "
+            f"pillar datacenters ({', '.join(_names(datacenters))}): name one of them"
+        )
+    return primary
+
+
+def _check_settings(pillar: Mapping, grains: Mapping | None = None) -> None:
     """The programs' settings in pillar that the programs have rules for."""
-    _security(pillar)
+    _security(pillar, grains)
     _check_versions(pillar)
     _check_ports(pillar)
 
@@ -711,7 +813,7 @@ def validate(datacenter: str | None = None) -> bool:
     """
     name = _validated_here(datacenter)
     _host(_pillar_datacenters(), _grains(), name, _site())
-    _check_settings(_pillar())
+    _check_settings(_pillar(), _grains())
     return True
 
 
@@ -868,8 +970,10 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
 
     Keys: datacenter, members, size, majority, fault_tolerance, bootstrap_expect, lan_peers,
     wan_peers, is_control, zookeeper_id, host, zookeeper_ports, zookeeper_servers,
-    zookeeper_connect, mesos_zk_url, marathon_zk_url, security (``open``: pillar
-    security:open; ``gossip_key_pillar``: the pillar key of Consul's gossip key, or None).
+    zookeeper_connect, mesos_zk_url, marathon_zk_url, primary_datacenter (the one that holds
+    Consul's ACLs), security (``stage``, one of SECURITY_STAGES; ``open``; ``gossip_key_pillar``:
+    the pillar key of Consul's gossip key, or None; what the stage switches on: ``tls``,
+    ``acl_default_policy``, ``tokens_in_use``, ``verify_outgoing``, ``verify_incoming``).
 
     CLI Example:
 
@@ -877,7 +981,7 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
 
         salt-call quorum.plan
     """
-    _check_settings(_pillar())
+    _check_settings(_pillar(), _grains())
     return {
         **_plan(
             _pillar_datacenters(),
@@ -886,5 +990,6 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
             zookeeper_ports=_lookup(_pillar(), "zookeeper:ports"),
             site=_site(),
         ),
-        "security": _security(_pillar()),
+        "security": _security(_pillar(), _grains()),
+        "primary_datacenter": _primary_datacenter(_pillar_datacenters(), _pillar()),
     }

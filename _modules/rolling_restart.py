@@ -14,8 +14,9 @@ called by the health gate state) or taken over by the next restart on the same h
 by destroying its session (the error names it).
 
 The agent is reached as the consul_cluster module reaches it, with ``consul_agent``'s client:
-``consul_cluster:url`` (default ``http://127.0.0.1:8500``), ``consul_cluster:token`` and
-``consul_cluster:ca_file`` in the minion config or pillar.
+``consul_cluster:url`` (default ``http://127.0.0.1:8500``), the token it chooses
+(``consul_cluster:token``, else the site's Salt token from pillar) and
+``consul_cluster:ca_file``.
 """
 
 import json

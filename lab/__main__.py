@@ -39,7 +39,10 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     client = docker.from_env()
     commit = upgrade.resolve(upgrade_from) if upgrade_from else None
     previous = upgrade.recorded()
-    fresh = commit is not None and not (previous and previous["from"] == commit)
+    # A lab upgraded from this commit before is reused, unless a host of it is gone.
+    fresh = commit is not None and not (
+        previous and previous["from"] == commit and _all_hosts_exist(client, layout)
+    )
     LAB_DIR.mkdir(exist_ok=True)
     say(f"shape {layout.shape}: {len(layout.hosts)} hosts in {', '.join(layout.datacenters)}")
     version, _ = debian.consul_release()
@@ -77,12 +80,26 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     prober = next(
         (host.name for host in layout.hosts if "compute" in host.roles), layout.hosts[0].name
     )
-    say(f"upgrading: the current tree converges what the earlier one built; probes on {prober}")
+    say(f"upgrading: the current tree converges what the earlier one built, one security stage "
+        f"at a time ({' -> '.join(upgrade.STAGES)}); probes on {prober}")
+    stages = {}
     with Probes(prober) as probes:
-        current = converge.highstate()
+        for stage in upgrade.STAGES:
+            inventory.set_security_stage(stage)
+            say(f"converging at security stage {stage}")
+            stages[stage] = converge.highstate()
+            if report(stages[stage], f"the current tree at stage {stage}"):
+                break
+    inventory.set_security_stage(None)
     say(probes.counts.line())
-    upgrade.record(commit, earlier, current, probes.counts)
-    return report(current)
+    upgrade.record(commit, earlier, stages, probes.counts)
+    return 0 if all(result.ok for results in stages.values() for result in results.values()) \
+        else 1
+
+
+def _all_hosts_exist(client: docker.DockerClient, layout: Layout) -> bool:
+    existing = {container.name for container in hosts.lab_containers(client)}
+    return {host.name for host in layout.hosts} <= existing
 
 
 def converge_lab(test: bool = False) -> int:

@@ -20,6 +20,7 @@ PILLAR_DIR = LAB_DIR / "pillar"
 CONFIG_DIR = LAB_DIR / "etc" / "salt"
 SALTFILE = LAB_DIR / "Saltfile"
 SECRETS_DIR = LAB_DIR / "secrets"
+SECURITY_PILLAR = PILLAR_DIR / "security.sls"
 # Where labs before scripts/secrets kept their gossip key.
 OLD_GOSSIP_KEY = SECRETS_DIR / "consul-gossip-key"
 
@@ -67,6 +68,16 @@ def write_yaml(path, data, header: str, mode: int = 0o644) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "w") as out:
         out.write(f"# {header}\n" + yaml.safe_dump(data, sort_keys=False))
+
+
+def set_security_stage(stage: str | None) -> None:
+    """Pillar security:stage for the next converges (docs/security.md); None: the default,
+    secure."""
+    write_yaml(
+        SECURITY_PILLAR,
+        {"security": {"stage": stage}} if stage else {},
+        "The lab's security stage: set while an upgrade walks an open site to a secure one.",
+    )
 
 
 def write(layout: Layout) -> None:
@@ -119,10 +130,15 @@ def write(layout: Layout) -> None:
     write_yaml(PILLAR_DIR / "site.sls", site, generated)
     top = {
         "base": {
-            "*": ["site", "secrets", *(f"datacenters.{name}" for name in layout.datacenters)],
+            "*": [
+                "site", "secrets", "security",
+                *(f"datacenters.{name}" for name in layout.datacenters),
+            ],
         }
     }
     write_yaml(PILLAR_DIR / "top.sls", top, generated)
+    if not SECURITY_PILLAR.exists():
+        set_security_stage(None)
     master = {
         "root_dir": str(LAB_DIR / "salt"),
         "file_roots": {"base": [str(REPO / "salt")]},

@@ -6,22 +6,44 @@ A small Python loop runs on the host itself (its python3), so that a probe costs
 then the local agent), and every second it writes a key through the local agent's HTTP API.
 It counts what failed and writes the counts when asked to stop. Observation only: it changes
 nothing a state is responsible for.
+
+A write presents the site's management token (a root-only file in /run, put there without a
+command line and removed afterwards); while a site goes secure stage by stage, Consul refuses
+a token it does not know yet even under ACLs that allow, so a write refused with the token is
+tried once without: it fails when the site accepts it with neither.
 """
 
+import io
 import json
+import tarfile
 import time
 from dataclasses import dataclass
 
 import docker
+import yaml
+
+from .inventory import SECRETS_DIR
 
 RESULT = "/run/lab-probes.json"
+TOKEN = "/run/lab-probes.token"
 STOP = "/run/lab-probes.stop"
 # Seconds to wait for the loop's counts once it is asked to stop.
 STOP_TIMEOUT = 10
 
 LOOP = r"""
-import json, os, socket, sys, time, urllib.request
-name, key, result, stop = sys.argv[1:5]
+import json, os, socket, sys, time, urllib.error, urllib.request
+name, key, result, stop, token_file = sys.argv[1:6]
+token = open(token_file).read().strip() if os.path.exists(token_file) else ""
+
+
+def write(with_token):
+    request = urllib.request.Request(
+        "http://127.0.0.1:8500/v1/kv/" + key, data=str(time.time()).encode(), method="PUT")
+    if with_token:
+        request.add_header("X-Consul-Token", token)
+    urllib.request.urlopen(request, timeout=2).read()
+
+
 counts = {"dns": [0, 0], "kv": [0, 0]}
 first_failure = {}
 next_write = 0.0
@@ -35,10 +57,13 @@ while not os.path.exists(stop):
         first_failure.setdefault("dns", str(err))
     if now >= next_write:
         next_write = now + 1.0
-        request = urllib.request.Request(
-            "http://127.0.0.1:8500/v1/kv/" + key, data=str(time.time()).encode(), method="PUT")
         try:
-            urllib.request.urlopen(request, timeout=2).read()
+            try:
+                write(bool(token))
+            except urllib.error.HTTPError as refused:
+                if not token or refused.code != 403:
+                    raise
+                write(False)
             counts["kv"][0] += 1
         except Exception as err:
             counts["kv"][1] += 1
@@ -79,15 +104,33 @@ class Probes:
         self.counts: ProbeCounts | None = None
 
     def __enter__(self) -> "Probes":
-        self.container.exec_run(["rm", "-f", RESULT, STOP])
+        self.container.exec_run(["rm", "-f", RESULT, STOP, TOKEN])
+        self._put_token()
         self.container.exec_run(
-            ["python3", "-c", LOOP, self.name, f"lab/probes/{self.host}", RESULT, STOP],
+            ["python3", "-c", LOOP, self.name, f"lab/probes/{self.host}", RESULT, STOP, TOKEN],
             detach=True,
         )
         return self
 
+    def _put_token(self) -> None:
+        """The management token into TOKEN, mode 0600, as a tar member: no command line."""
+        secrets = yaml.safe_load((SECRETS_DIR / "secrets.sls").read_text())
+        token = secrets["secrets"]["consul"]["acl"]["management"]["secret_id"].encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            member = tarfile.TarInfo(TOKEN.rsplit("/", 1)[1])
+            member.size, member.mode = len(token), 0o600
+            tar.addfile(member, io.BytesIO(token))
+        self.container.put_archive(TOKEN.rsplit("/", 1)[0], archive.getvalue())
+
     def __exit__(self, *exc) -> None:
         self.container.exec_run(["touch", STOP])
+        try:
+            self._collect()
+        finally:
+            self.container.exec_run(["rm", "-f", TOKEN])
+
+    def _collect(self) -> None:
         deadline = time.monotonic() + STOP_TIMEOUT
         while time.monotonic() < deadline:
             found = self.container.exec_run(["cat", RESULT])

@@ -29,6 +29,9 @@ RESULT_FILE = UPGRADE_DIR / "result.json"
 # The last release point: the tree before the series of changes that moved the formulas'
 # shared macros, host facts and modules (2026-11-29). CI upgrades from it on every run.
 RELEASE_POINT = "a50f29c4792d9f11150ec31028d0975845eafa6f"
+# The earlier tree runs an open site (gossip encrypted, nothing else): the current one secures
+# it one stage at a time, each converged on every host before the next (docs/security.md).
+STAGES = ("accept", "verify", "secure")
 
 
 def resolve(ref: str) -> str:
@@ -83,9 +86,10 @@ def converge_earlier(commit: str) -> dict[str, converge.HostResult]:
     return converge.highstate(saltfile=write_config(export_tree(commit)))
 
 
-def record(commit: str, earlier: dict, current: dict, probes: ProbeCounts) -> None:
-    """What both converges did, by host, and what the probes saw during the upgrade, for the
-    tests (tests/integration/test_upgrade.py)."""
+def record(commit: str, earlier: dict, stages: dict, probes: ProbeCounts) -> None:
+    """What the converges did (the earlier tree's, then the current tree's at each security
+    stage), by host, and what the probes saw during the upgrade, for the tests
+    (tests/integration/test_upgrade.py)."""
     def summary(results: dict) -> dict:
         return {
             name: {"failed": result.failed + ([result.error] if result.error else []),
@@ -97,7 +101,7 @@ def record(commit: str, earlier: dict, current: dict, probes: ProbeCounts) -> No
             {
                 "from": commit,
                 "earlier": summary(earlier),
-                "current": summary(current),
+                "stages": {stage: summary(results) for stage, results in stages.items()},
                 "probes": asdict(probes),
             },
             indent=1,

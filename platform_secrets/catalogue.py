@@ -14,7 +14,9 @@ Make = Callable[[], str]
 
 # Consul ACL tokens by the client that presents them (docs/secrets.md says what each may do).
 # The management token is apart: only the state that creates the others uses it.
-CONSUL_TOKENS = ("agent", "salt", "registrator", "services", "health_checks")
+CONSUL_TOKENS = (
+    "agent", "salt", "registrator", "services", "health_checks", "replication",
+)
 
 # ZooKeeper clients, each with its own user (in their zk:// URLs); the quorum has one more.
 ZOOKEEPER_CLIENTS = ("mesos", "marathon")

@@ -1,5 +1,6 @@
 {#- Undoes the formula in reverse: service, backups, configuration, then binary and account. #}
 include:
+  - .acl.clean
   - .service.clean
   - .backup.clean
   - .config.clean

@@ -1,8 +1,10 @@
 {#- A Consul agent on every host: server on the datacenter's control nodes, client elsewhere;
-    control nodes also join the other datacenters over the WAN and save snapshots. #}
+    its ACL policies and tokens; control nodes also join the other datacenters over the WAN
+    and save snapshots. #}
 include:
   - .install
   - .config
   - .backup
   - .service
+  - .acl
   - .wan

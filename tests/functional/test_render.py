@@ -184,9 +184,10 @@ def secrets_gossip_key() -> str:
     ("site", "with_secrets", "pillar_key"),
     [
         ({}, True, "secrets:consul:gossip_key"),
-        ({"consul": {"encrypt": GOSSIP_KEY}}, False, "consul:encrypt"),
+        # An open site as earlier trees built it: its gossip key where they read it.
+        ({"consul": {"encrypt": GOSSIP_KEY}, "security": {"open": True}}, False, "consul:encrypt"),
     ],
-    ids=["from the site's secrets", "from the older consul:encrypt"],
+    ids=["from the site's secrets", "from the older consul:encrypt on an open site"],
 )
 def test_gossip_key_goes_only_into_encrypt_json(tmp_path, minion, site, with_secrets, pillar_key):
     """Not in consul.json, not in the rendered highstate: encrypt.json's template reads it
@@ -276,6 +277,84 @@ def test_consul_1_8_accepts_the_rendered_configuration(tmp_path, minion, minion_
     assert process.returncode == 0, process.stdout + process.stderr
 
 
+TLS_FILES = {
+    "ca_file": "/etc/consul.d/tls/ca.pem",
+    "cert_file": "/etc/consul.d/tls/agent.pem",
+    "key_file": "/etc/consul.d/tls/agent-key.pem",
+}
+
+
+def tls_settings(config: dict[str, Any], version: str) -> dict[str, Any]:
+    """The TLS settings of ``config`` in one layout, whichever the version writes."""
+    if version.startswith("1.8"):
+        assert "tls" not in config, "Consul 1.8 has no tls stanza"
+        return {key: config.get(key) for key in (
+            *TLS_FILES, "verify_outgoing", "verify_server_hostname", "verify_incoming_rpc")}
+    assert "verify_outgoing" not in config and "ca_file" not in config
+    tls = config["tls"]
+    return {
+        **{key: tls["defaults"][key] for key in TLS_FILES},
+        "verify_outgoing": tls["defaults"]["verify_outgoing"],
+        "verify_server_hostname": tls["internal_rpc"]["verify_server_hostname"],
+        "verify_incoming_rpc": tls["internal_rpc"]["verify_incoming"],
+    }
+
+
+@pytest.mark.parametrize("version", ["1.8.7", "1.20.6"])
+@pytest.mark.parametrize(
+    ("stage", "verify_outgoing", "verify_incoming", "default_policy", "tokens"),
+    [
+        ("accept", False, False, "allow", set()),
+        ("verify", True, False, "allow", {"agent"}),
+        ("secure", True, True, "deny", {"agent"}),
+    ],
+)
+@pytest.mark.parametrize(
+    ("minion_id", "roles", "management"),
+    [("dc1-control-1", ["control"], True), ("dc1-compute-1", ["compute"], False)],
+)
+def test_each_security_stage_writes_the_tls_and_acl_keys_of_the_consul_version(
+    minion, version, stage, verify_outgoing, verify_incoming, default_policy, tokens,
+    minion_id, roles, management,
+):
+    site = {"consul": {"version": version}, "security": {"stage": stage}}
+    highstate = minion(minion_id, roles, datacenters=SHAPES["one-dc"], site=site).highstate()
+    config = consul_config(highstate)
+    token_names = state_arguments(highstate, "consul-config-file-file-managed-acl-tokens")[
+        "context"]["config"]["tokens"]
+    management_name = "master" if version.startswith("1.8") else "initial_management"
+
+    assert tls_settings(config, version) == {
+        **TLS_FILES,
+        "verify_outgoing": verify_outgoing,
+        "verify_server_hostname": verify_outgoing,
+        "verify_incoming_rpc": verify_incoming,
+    }
+    assert config["ports"]["https"] == 8501
+    assert config["addresses"]["https"].startswith("127.0.0.1 ")
+    assert config["client_addr"] == "127.0.0.1"
+    assert config["primary_datacenter"] == "dc1"
+    assert config["acl"]["enabled"] is True
+    assert config["acl"]["default_policy"] == default_policy
+    expected = tokens | ({management_name} if management else set())
+    assert set(token_names) == expected
+    # The tokens file names pillar keys; their values reach the host only in the file.
+    assert all(value.startswith("secrets:consul:acl:") for value in token_names.values())
+
+
+def test_an_open_site_writes_no_tls_and_no_acl(minion):
+    site = {"security": {"open": True}}
+    highstate = minion(
+        "dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site
+    ).highstate()
+    config = consul_config(highstate)
+
+    assert not {"tls", "ca_file", "acl", "primary_datacenter"} & set(config)
+    assert "consul-config-file-file-absent-tls" in highstate
+    assert "consul-config-file-file-absent-acl-tokens" in highstate
+    assert not [state_id for state_id in highstate if state_id.startswith("consul-acl-")]
+
+
 def test_current_consul_by_default_from_hashicorp_releases(minion):
     highstate = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"]).highstate()
     archive = state_arguments(highstate, "consul-install-archive-archive-extracted")
@@ -340,8 +419,10 @@ def test_configuration_change_restarts_a_server_only_one_at_a_time_when_servers_
         "require"
     ]
     assert gate["timeout"] == 180
+    # The WAN join presents the Salt token: after the tokens are known (consul.acl).
     assert state_arguments(highstate, WAN_JOINED_ID)["require"] == [
-        {"consul_cluster": "consul-service-running-consul-cluster-leader-elected"}
+        {"consul_cluster": "consul-service-running-consul-cluster-leader-elected"},
+        {"sls": "consul.acl"},
     ]
 
 

@@ -4,14 +4,17 @@ Tests observe the hosts (docker exec of read-only commands, HTTP from inside a h
 change them only the way an operator would: salt-ssh, or stopping and starting a host.
 """
 
+import functools
 import json
 import time
 import urllib.parse
 
 import docker
 import pytest
+import yaml
 
 from lab import converge
+from lab.inventory import SECRETS_DIR
 from lab.__main__ import STATE_FILE, saved_layout
 from lab.naming import Host, Layout
 
@@ -47,21 +50,32 @@ class Lab:
             if role in host.roles and datacenter in (None, host.datacenter)
         ]
 
-    def run(self, host: Host | str, *command: str, timeout: int = 60) -> tuple[int, str]:
+    def run(self, host: Host | str, *command: str, timeout: int = 60,
+            environment: dict[str, str] | None = None) -> tuple[int, str]:
         """Run a command on a host; return its exit code and its output (stdout+stderr)."""
         name = host if isinstance(host, str) else host.name
         container = self.client.containers.get(name)
         wrapped = ["timeout", str(timeout), *command]
-        result = container.exec_run(wrapped)
+        result = container.exec_run(wrapped, environment=environment)
         return result.exit_code, result.output.decode(errors="replace")
 
+    @functools.cached_property
+    def management_token(self) -> str:
+        """The site's management token (pillar secrets:consul:acl:management)."""
+        secrets = yaml.safe_load((SECRETS_DIR / "secrets.sls").read_text())
+        return secrets["secrets"]["consul"]["acl"]["management"]["secret_id"]
+
     def http(self, host: Host | str, path: str, method: str = "GET", data: str | None = None,
-             port: int = 8500, timeout: int = 10) -> tuple[int, str]:
-        """An HTTP request from inside the host to its own loopback (the agent's API)."""
+             port: int = 8500, timeout: int = 10, token: str | None = None) -> tuple[int, str]:
+        """An HTTP request from inside the host to its own loopback (the agent's API), with
+        ``token`` (default: the management token; "" for none), which goes in the
+        environment of the request, never on its command line."""
+        token = self.management_token if token is None else token
         script = (
-            "import sys, urllib.request as u, urllib.error as e\n"
+            "import os, sys, urllib.request as u, urllib.error as e\n"
             "req = u.Request(sys.argv[1], method=sys.argv[2],"
             " data=sys.argv[3].encode() if sys.argv[3] != '-' else None)\n"
+            "if os.environ.get('LAB_TOKEN'): req.add_header('X-Consul-Token', os.environ['LAB_TOKEN'])\n"
             "try:\n"
             f"    r = u.urlopen(req, timeout={timeout}); print(r.status); print(r.read().decode())\n"
             "except e.HTTPError as err:\n"
@@ -69,7 +83,7 @@ class Lab:
         )
         url = f"http://127.0.0.1:{port}{path}"
         code, output = self.run(host, "python3", "-c", script, url, method, data or "-",
-                                timeout=timeout + 5)
+                                timeout=timeout + 5, environment={"LAB_TOKEN": token})
         if code != 0:
             return 0, output
         status, _, body = output.partition("\n")

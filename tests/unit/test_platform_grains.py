@@ -180,3 +180,30 @@ def test_salts_grains_loader_finds_the_grains_through_module_dirs(tmp_path):
 
     assert all(set(route) == ROUTE_KEYS for route in grains["platform_routes"])
     assert grains["cgroup_version"] in (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("config", "stage"),
+    [
+        (None, None),
+        ({"server": True}, "open"),
+        ({"ca_file": "/etc/consul.d/tls/ca.pem", "verify_outgoing": False}, "accept"),
+        ({"ca_file": "ca.pem", "verify_outgoing": True, "verify_incoming_rpc": False}, "verify"),
+        ({"ca_file": "ca.pem", "verify_outgoing": True, "verify_incoming_rpc": True}, "secure"),
+        ({"tls": {"defaults": {"ca_file": "ca.pem"}}}, "accept"),
+        ({"tls": {"defaults": {"ca_file": "ca.pem", "verify_outgoing": True},
+                  "internal_rpc": {"verify_incoming": False}}}, "verify"),
+        ({"tls": {"defaults": {"ca_file": "ca.pem", "verify_outgoing": True},
+                  "internal_rpc": {"verify_incoming": True}}}, "secure"),
+    ],
+)
+def test_consul_security_stage_reads_both_layouts_of_the_tls_settings(config, stage):
+    assert platform_grains._security_stage(config) == stage
+
+
+def test_consul_security_stage_is_none_without_a_readable_configuration(tmp_path):
+    broken = tmp_path / "consul.json"
+    broken.write_text("{not json")
+    for path in (tmp_path / "missing.json", broken):
+        with patch.object(platform_grains, "CONSUL_CONFIG", str(path)):
+            assert platform_grains.consul_security_stage() == {"consul_security_stage": None}

@@ -326,10 +326,7 @@ TWO_DATACENTERS = plan_of(dc1=3, dc2=1)
 @pytest.fixture
 def configure_loader_modules():
     # A site with its secrets, as scripts/secrets init makes them: 32 bytes of gossip key.
-    pillar = {
-        "datacenters": TWO_DATACENTERS,
-        "secrets": {"consul": {"gossip_key": base64.b64encode(bytes(32)).decode()}},
-    }
+    pillar = {"datacenters": TWO_DATACENTERS, **site_secrets(base64.b64encode(bytes(32)).decode())}
     return {quorum: {"__pillar__": pillar, "__grains__": grains()}}
 
 
@@ -404,11 +401,19 @@ def test_loader_plan_holds_every_key():
         "mesos_zk_url",
         "marathon_zk_url",
         "security",
+        "primary_datacenter",
     }
     assert quorum.plan()["security"] == {
         "open": False,
+        "stage": "secure",
         "gossip_key_pillar": "secrets:consul:gossip_key",
+        "tls": True,
+        "acl_default_policy": "deny",
+        "tokens_in_use": True,
+        "verify_outgoing": True,
+        "verify_incoming": True,
     }
+    assert quorum.plan()["primary_datacenter"] == "dc1"
     assert set(quorum.plan()["host"]) == {
         "id",
         "datacenter",
@@ -654,8 +659,24 @@ def gossip_key(size: int) -> str:
     return base64.b64encode(bytes(range(size))).decode()
 
 
+def site_secrets(gossip: str | None) -> dict:
+    """Pillar ``secrets`` of a secured site, with ``gossip`` as its gossip key (none if None)."""
+    tree: dict = {}
+    for key in quorum.SECURED_SITE_PILLAR:
+        *path, leaf = key.split(":")
+        branch = tree
+        for name in path:
+            branch = branch.setdefault(name, {})
+        branch[leaf] = f"value of {key}"
+    if gossip is not None:
+        tree["secrets"]["consul"]["gossip_key"] = gossip
+    return tree
+
+
 # A site with its secrets (scripts/secrets init): the other checks run behind this one.
-SECURED = {"secrets": {"consul": {"gossip_key": gossip_key(32)}}}
+SECURED = site_secrets(gossip_key(32))
+# The secrets of a site that kept its gossip key where earlier trees read it (consul:encrypt).
+SECURED_ELSEWHERE = site_secrets(None)
 
 
 def secured(pillar: dict) -> dict:
@@ -798,9 +819,9 @@ def test_gossip_key_is_never_shown_in_the_message():
 
 ACCEPTED_SETTINGS = {
     "the site's secrets and nothing else": SECURED,
-    "gossip key of 16 bytes": {"consul": {"encrypt": gossip_key(16)}},
-    "gossip key of 24 bytes": {"consul": {"encrypt": gossip_key(24)}},
-    "gossip key of 32 bytes": {"consul": {"encrypt": gossip_key(32)}},
+    "gossip key of 16 bytes": {**SECURED_ELSEWHERE, "consul": {"encrypt": gossip_key(16)}},
+    "gossip key of 24 bytes": {**SECURED_ELSEWHERE, "consul": {"encrypt": gossip_key(24)}},
+    "gossip key of 32 bytes": {**SECURED_ELSEWHERE, "consul": {"encrypt": gossip_key(32)}},
     "a plaintext site on purpose": {"consul": {"encrypt": ""}, "security": {"open": True}},
     "versions with and without suffixes": {
         **SECURED,
@@ -828,13 +849,18 @@ def test_settings_the_programs_accept_pass(pillar):
 def test_the_sites_secrets_hold_the_gossip_key_before_the_older_place():
     both = {**SECURED, "consul": {"encrypt": gossip_key(16)}}
 
-    assert quorum._security(both) == {"open": False, "gossip_key_pillar": "secrets:consul:gossip_key"}
-    assert quorum._security({"consul": {"encrypt": gossip_key(16)}})["gossip_key_pillar"] == (
-        "consul:encrypt"
-    )
+    assert quorum._security(both)["gossip_key_pillar"] == "secrets:consul:gossip_key"
+    elsewhere = {**SECURED_ELSEWHERE, "consul": {"encrypt": gossip_key(16)}}
+    assert quorum._security(elsewhere)["gossip_key_pillar"] == "consul:encrypt"
     assert quorum._security({"security": {"open": True}}) == {
         "open": True,
+        "stage": "open",
         "gossip_key_pillar": None,
+        "tls": False,
+        "acl_default_policy": None,
+        "tokens_in_use": False,
+        "verify_outgoing": False,
+        "verify_incoming": False,
     }
 
 
@@ -1021,3 +1047,96 @@ def test_wrapper_module_checks_the_roster_as_salt_ssh_loads_it(tmp_path):
     with pytest.raises(SaltInvocationError, match="host dc1-compute-2 \\(roster\\) has role"):
         wrappers["quorum.validate"]()
     assert context[quorum.SITE_CONTEXT_KEY].hosts["dc1-compute-2"]["roles"] == ["control"]
+
+
+# The stages of a site's security (docs/security.md).
+
+
+@pytest.mark.parametrize(
+    ("stage", "switched_on"),
+    [
+        ("accept", {"tls": True, "acl_default_policy": "allow", "tokens_in_use": False,
+                    "verify_outgoing": False, "verify_incoming": False}),
+        ("verify", {"tls": True, "acl_default_policy": "allow", "tokens_in_use": True,
+                    "verify_outgoing": True, "verify_incoming": False}),
+        ("secure", {"tls": True, "acl_default_policy": "deny", "tokens_in_use": True,
+                    "verify_outgoing": True, "verify_incoming": True}),
+    ],
+)
+def test_each_security_stage_switches_on_its_settings(stage, switched_on):
+    security = quorum._security(secured({"security": {"stage": stage}}))
+
+    assert security["stage"] == stage
+    assert {key: security[key] for key in switched_on} == switched_on
+
+
+def test_a_site_without_a_stage_is_secure():
+    assert quorum._security(SECURED)["stage"] == "secure"
+
+
+@pytest.mark.parametrize("stage", ["accept", "verify", "secure"])
+def test_a_new_host_may_start_at_any_stage(stage):
+    host = {"id": "dc1-control-1"}
+    assert quorum._security(secured({"security": {"stage": stage}}), host)["stage"] == stage
+
+
+@pytest.mark.parametrize(
+    ("running", "asked", "next_stage"),
+    [("open", "secure", "accept"), ("open", "verify", "accept"), ("secure", "accept", "verify")],
+)
+def test_a_running_agent_is_refused_a_jump_of_more_than_one_stage(running, asked, next_stage):
+    pillar = secured({"security": {"stage": asked}})
+    host = {"id": "dc1-compute-1", "consul_security_stage": running}
+
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._security(pillar, host)
+
+    message = str(error.value)
+    assert f"dc1-compute-1 runs at security stage '{running}'" in message
+    assert f"security:stage to '{next_stage}'" in message
+
+
+@pytest.mark.parametrize(
+    ("running", "asked"), [("open", "accept"), ("accept", "verify"), ("verify", "secure"),
+                           ("secure", "secure"), ("secure", "verify")],
+)
+def test_a_running_agent_moves_one_stage_at_a_time(running, asked):
+    host = {"id": "dc1-compute-1", "consul_security_stage": running}
+    assert quorum._security(secured({"security": {"stage": asked}}), host)["stage"] == asked
+
+
+def test_an_open_site_going_open_again_is_not_a_jump():
+    host = {"id": "dc1-compute-1", "consul_security_stage": "open"}
+    assert quorum._security({"security": {"open": True}}, host)["stage"] == "open"
+
+
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [
+        ({"stage": "tls"}, "pillar security:stage is 'tls': set it to one of accept, verify"),
+        ({"stage": "open"}, "pillar security:stage is 'open'"),
+        ({"open": True, "stage": "accept"}, "remove security:open to secure the site"),
+    ],
+)
+def test_a_stage_that_does_not_exist_is_refused(security, message):
+    with pytest.raises(SaltInvocationError, match=message):
+        quorum._security(secured({"security": security}))
+
+
+def test_a_secured_site_needs_every_secret_and_is_told_the_command():
+    secrets = site_secrets(gossip_key(32))
+    del secrets["secrets"]["consul"]["acl"]["tokens"]["registrator"]["secret_id"]
+
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._security(secrets)
+
+    assert "secrets:consul:acl:tokens:registrator:secret_id is missing" in str(error.value)
+    assert "scripts/secrets init pillar" in str(error.value)
+
+
+def test_the_primary_datacenter_is_the_first_by_name_unless_pillar_names_one():
+    assert quorum._primary_datacenter(TWO_DATACENTERS, {}) == "dc1"
+    named = {"consul": {"primary_datacenter": "dc2"}}
+    assert quorum._primary_datacenter(TWO_DATACENTERS, named) == "dc2"
+    with pytest.raises(SaltInvocationError, match="consul:primary_datacenter is 'dc9'"):
+        quorum._primary_datacenter(TWO_DATACENTERS, {"consul": {"primary_datacenter": "dc9"}})

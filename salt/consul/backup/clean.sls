@@ -13,6 +13,7 @@ consul-backup-clean-service-dead:
       '/etc/systemd/system/' ~ backup.unit ~ '.timer',
       '/etc/systemd/system/' ~ backup.unit ~ '.service',
       backup.script,
+      backup.token_file,
     ] + ([backup.directory] if consul.clean.remove_data else []) %}
 
 consul-backup-clean-file-absent-{{ path }}:

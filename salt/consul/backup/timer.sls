@@ -4,6 +4,7 @@
     Consul binary takes effect (service/running.sls). Other hosts get no state from here. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
+{%- from "platform/macros.jinja" import secret_file with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set backup = consul.backup %}
 
@@ -37,6 +38,7 @@ consul-backup-timer-file-managed-{{ kind }}:
         config:
           binary: {{ consul.install[consul.install.method].bin }}
           http_addr: {{ backup.http_addr }}
+          token_file: {{ backup.token_file if plan.security.tls else '' }}
           directory: {{ backup.directory }}
           keep_days: {{ backup.keep_days }}
           script: {{ backup.script }}
@@ -46,6 +48,11 @@ consul-backup-timer-file-managed-{{ kind }}:
     - group: root
     - mode: '0644'
 {%-   endfor %}
+
+{#- A snapshot takes the management token (Consul's rule): root's only, on servers only. #}
+{{ secret_file('consul-backup-timer-secret-file-token',
+               backup.token_file,
+               'secrets:consul:acl:management:secret_id' if plan.security.tls else None) }}
 
 consul-backup-timer-module-run-daemon-reload:
   module.run:
@@ -62,6 +69,9 @@ consul-backup-timer-service-running:
       - file: consul-backup-timer-file-directory
       - file: consul-backup-timer-file-managed-script
       - module: consul-backup-timer-module-run-daemon-reload
+{%-   if plan.security.tls %}
+      - file: consul-backup-timer-secret-file-token-file-managed
+{%-   endif %}
     - watch:
       - file: consul-backup-timer-file-managed-timer
 {%- endif %}

@@ -3,9 +3,15 @@
     cannot override. The gossip key goes into its own file, encrypt.json, so that it never
     shows in consul.json, in diffs or in the rendered highstate.
 
+    The site's security stage (plan.security, docs/security.md) switches on TLS (the CA
+    certificate, and the agent's certificate and key, signed where templates render by
+    consul_pki so that the CA key never reaches a host) and ACLs (their tokens in
+    acl-tokens.json, read from pillar on the host). Keys that changed names are written for
+    the Consul version in use: 1.8 (the lab's) and 1.12 and later (tls stanza).
+
     A change is checked with `consul validate` before it is written (a key the installed
-    version rejects fails this state, not the agent) and is applied by a reload, never a
-    restart: see README.md for the settings that only take effect at the next restart. #}
+    version rejects fails this state, not the agent); service/running.sls restarts the agent
+    so that it takes effect, servers one at a time. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
@@ -40,11 +46,61 @@
 {%- else %}
 {%-   do computed.update({'ui_config': {'enabled': consul.ui}}) %}
 {%- endif %}
+{%- set security = plan.security %}
+{%- set tls_dir = consul.tls.directory %}
+{%- set tls_files = {'ca': tls_dir ~ '/ca.pem', 'cert': tls_dir ~ '/agent.pem',
+                     'key': tls_dir ~ '/agent-key.pem'} %}
+{%- if security.tls %}
+{%-   if release[:2] < [1, 12] %}
+{%-     do computed.update({
+          'ca_file': tls_files.ca, 'cert_file': tls_files.cert, 'key_file': tls_files.key,
+          'verify_outgoing': security.verify_outgoing,
+          'verify_server_hostname': security.verify_outgoing,
+          'verify_incoming_rpc': security.verify_incoming,
+          'verify_incoming_https': False,
+        }) %}
+{%-   else %}
+{%-     do computed.update({'tls': {
+          'defaults': {'ca_file': tls_files.ca, 'cert_file': tls_files.cert,
+                       'key_file': tls_files.key, 'verify_outgoing': security.verify_outgoing},
+          'internal_rpc': {'verify_incoming': security.verify_incoming,
+                           'verify_server_hostname': security.verify_outgoing},
+          'https': {'verify_incoming': False},
+        }}) %}
+{%-   endif %}
+{#-   The HTTPS API answers other hosts; plain HTTP stays on client_addr (loopback). #}
+{%-   do computed.update({
+        'ports': {'https': consul.tls.https_port},
+        'addresses': {'https': '127.0.0.1 ' ~ plan.host.address},
+        'primary_datacenter': plan.primary_datacenter,
+        'acl': {
+          'enabled': True,
+          'default_policy': security.acl_default_policy,
+          'down_policy': consul.acl.down_policy,
+          'enable_token_persistence': False,
+          'enable_token_replication':
+            plan.is_control and plan.datacenter != plan.primary_datacenter,
+        },
+      }) %}
+{#-   The agent's own tokens, by Consul's name for each and the pillar key that holds it. #}
+{%-   set tokens = {} %}
+{%-   if plan.is_control and plan.datacenter == plan.primary_datacenter %}
+{%-     do tokens.update({'master' if release[:2] < [1, 11] else 'initial_management':
+                           'secrets:consul:acl:management:secret_id'}) %}
+{%-   endif %}
+{%-   if security.tokens_in_use %}
+{%-     do tokens.update({'agent': 'secrets:consul:acl:tokens:agent:secret_id'}) %}
+{%-     if plan.is_control and plan.datacenter != plan.primary_datacenter %}
+{%-       do tokens.update({'replication': 'secrets:consul:acl:tokens:replication:secret_id'}) %}
+{%-     endif %}
+{%-   endif %}
+{%- endif %}
 {%- set settings = salt['slsutil.merge'](consul.config, consul.server_config, strategy='recurse')
       if plan.is_control else consul.config %}
 {%- set config = salt['slsutil.merge'](settings, computed, strategy='recurse') %}
 {%- set config_file = consul.config_dir ~ '/consul.json' %}
 {%- set encrypt_file = consul.config_dir ~ '/encrypt.json' %}
+{%- set tokens_file = consul.config_dir ~ '/' ~ consul.acl.tokens_file %}
 
 include:
   - {{ sls_install }}
@@ -80,6 +136,84 @@ consul-config-file-file-serialize:
     - require:
       - file: consul-config-file-file-directory-config-dir
       - file: consul-config-file-file-directory-data-dir
+{%- if security.tls %}
+      - file: consul-config-file-file-managed-tls-key
+
+{#- Signed on this side; the key reaches the host as the pillar does, and is never shown. #}
+{%-   set certificate = salt['consul_pki.certificate'](
+        plan.host.id, plan.datacenter, server=plan.is_control,
+        addresses=[plan.host.address, plan.host.wan_address] | unique | list,
+        domain=consul.tls.domain) %}
+
+consul-config-file-file-directory-tls:
+  file.directory:
+    - name: {{ tls_dir }}
+    - user: root
+    - group: {{ consul.group }}
+    - mode: '0750'
+    - require:
+      - file: consul-config-file-file-directory-config-dir
+
+consul-config-file-file-managed-tls-ca:
+  file.managed:
+    - name: {{ tls_files.ca }}
+    - contents: {{ certificate.ca | json }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - require:
+      - file: consul-config-file-file-directory-tls
+
+consul-config-file-file-managed-tls-cert:
+  file.managed:
+    - name: {{ tls_files.cert }}
+    - contents: {{ certificate.cert | json }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - require:
+      - file: consul-config-file-file-directory-tls
+
+consul-config-file-file-managed-tls-key:
+  file.managed:
+    - name: {{ tls_files.key }}
+    - contents: {{ certificate.key | json }}
+    - user: root
+    - group: {{ consul.group }}
+    - mode: '0640'
+    - show_changes: False
+    - require:
+      - file: consul-config-file-file-managed-tls-ca
+      - file: consul-config-file-file-managed-tls-cert
+
+{#- The template reads each token from pillar on the host: the rendered highstate carries
+    the pillar keys' names only. #}
+consul-config-file-file-managed-acl-tokens:
+  file.managed:
+    - name: {{ tokens_file }}
+    - source: salt://{{ tplroot }}/files/acl-tokens.json.jinja
+    - template: jinja
+    - context:
+        config:
+          tokens: {{ tokens | json }}
+    - user: root
+    - group: {{ consul.group }}
+    - mode: '0640'
+    - show_changes: False
+    - require:
+      - file: consul-config-file-file-directory-config-dir
+    - require_in:
+      - file: consul-config-file-file-serialize
+{%- else %}
+
+consul-config-file-file-absent-tls:
+  file.absent:
+    - name: {{ tls_dir }}
+
+consul-config-file-file-absent-acl-tokens:
+  file.absent:
+    - name: {{ tokens_file }}
+{%- endif %}
 
 {%- if plan.security.gossip_key_pillar %}
 

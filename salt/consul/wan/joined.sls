@@ -10,6 +10,7 @@
 
 include:
   - {{ sls_service_running }}
+  - {{ tplroot }}.acl
 
 consul-wan-joined-consul-cluster-wan-joined:
   consul_cluster.wan_joined:
@@ -18,4 +19,7 @@ consul-wan-joined-consul-cluster-wan-joined:
     - timeout: {{ consul.wan.join_timeout }}
     - require:
       - consul_cluster: consul-service-running-consul-cluster-leader-elected
+{%-   if plan.security.tokens_in_use %}
+      - sls: {{ tplroot }}.acl
+{%-   endif %}
 {%- endif %}

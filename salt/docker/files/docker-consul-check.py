@@ -56,6 +56,9 @@ def consul(args: argparse.Namespace, method: str, path: str, payload=None):
     """One request to the agent's HTTP API; the decoded JSON answer, if any."""
     data = json.dumps(payload).encode() if payload is not None else None
     request = urllib.request.Request(f"{args.consul_url}{path}", data=data, method=method)
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as token:
+            request.add_header("X-Consul-Token", token.read().strip())
     with urllib.request.urlopen(request, timeout=args.timeout) as response:
         body = response.read()
     return json.loads(body) if body else None
@@ -69,6 +72,7 @@ def notes(args: argparse.Namespace) -> str:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--consul-url", default="http://127.0.0.1:8500")
+    parser.add_argument("--token-file", default="", help="file of the ACL token to present")
     parser.add_argument("--socket", default="/run/docker.sock")
     parser.add_argument("--check-id", default="docker")
     parser.add_argument("--interval", default="10s", help="how often the timer runs the probe")

@@ -6,10 +6,13 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_service_running = tplroot ~ '.service.running' %}
 {%- from tplroot ~ "/map.jinja" import docker with context %}
+{%- from "platform/macros.jinja" import secret_file with context %}
 {%- set health = docker.health %}
+{%- set tokens_in_use = salt['quorum.plan']().security.tokens_in_use %}
 {%- if health.enabled %}
 {%-   set arguments = [
         '--consul-url', health.consul_url, '--socket', health.socket,
+        '--token-file', health.token_file if tokens_in_use else '',
         '--check-id', health.check_id, '--interval', health.interval, '--ttl', health.ttl,
         '--timeout', health.timeout | string,
       ] | map('quote') | join(' ') %}
@@ -20,6 +23,11 @@
 
 include:
   - {{ sls_service_running }}
+
+{#- Its ACL token, where the site's tokens are in use: root's only, read from pillar on the
+    host. #}
+{{ secret_file('docker-health-check-secret-file-token', health.token_file,
+               'secrets:consul:acl:tokens:health_checks:secret_id' if tokens_in_use else None) }}
 
 docker-health-check-file-managed-script:
   file.managed:
@@ -62,6 +70,7 @@ docker-health-check-service-running-timer:
     - require:
       - module: docker-health-check-module-run-daemon-reload
       - file: docker-health-check-file-managed-script
+      - file: docker-health-check-secret-file-token-file-{{ 'managed' if tokens_in_use else 'absent' }}
       - service: docker-service-running-service-running
     - watch:
       - file: docker-health-check-file-managed-timer

@@ -13,6 +13,7 @@ docker-health-clean-cmd-run-deregister:
     - name: >-
         /usr/bin/python3 {{ health.script }} --consul-url {{ health.consul_url | quote }}
         --check-id {{ health.check_id | quote }} --deregister
+        $(test -f {{ health.token_file }} && echo --token-file {{ health.token_file }})
     - onlyif: test -f {{ health.script }}
     - require:
       - service: docker-health-clean-service-dead-timer
@@ -23,6 +24,7 @@ docker-health-clean-file-absent:
       - {{ health.unit_dir }}/docker-consul-check.timer
       - {{ health.unit_dir }}/docker-consul-check.service
       - {{ health.script }}
+      - {{ health.token_file }}
     - require:
       - cmd: docker-health-clean-cmd-run-deregister
 

@@ -9,3 +9,9 @@ registrator-config-clean-file-absent:
     - name: {{ registrator.config_file }}
     - require:
       - sls: {{ tplroot }}.service.clean
+
+registrator-config-clean-file-absent-token:
+  file.absent:
+    - name: {{ registrator.token_file }}
+    - require:
+      - sls: {{ tplroot }}.service.clean

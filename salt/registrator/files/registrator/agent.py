@@ -44,6 +44,10 @@ class Config:
     """The registrator's settings (``/etc/registrator/config.json``); every key is optional."""
 
     consul_url: str = "http://127.0.0.1:8500"
+    # A file holding the ACL token the agent presents; empty: none (an open site).
+    token_file: str = ""
+    # The CA of an https:// consul_url; empty: the system's CAs.
+    ca_file: str = ""
     docker_url: str = "unix:///run/docker.sock"
     # Used in service ids; empty: the host name.
     hostname: str = ""
@@ -107,9 +111,14 @@ def notify(message: str) -> None:
 
 def consul_client(config: Config) -> consul.Consul:
     """A client of the agent at ``consul_url``, built as the platform's Salt modules build theirs
-    (``_consul_http``: IPv6 hosts, HTTPS); without ACL token so far."""
+    (``_consul_http``: IPv6 hosts, HTTPS), with the token of ``token_file``, read at each
+    start (a restart takes a new token)."""
+    token = Path(config.token_file).read_text().strip() if config.token_file else None
     return _consul_http.client(
-        config.consul_url, token=None, ca_file=None, request_timeout=config.request_timeout
+        config.consul_url,
+        token=token or None,
+        ca_file=config.ca_file or None,
+        request_timeout=config.request_timeout,
     )
 
 

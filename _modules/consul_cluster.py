@@ -4,7 +4,7 @@ Consul cluster operations through the agent's HTTP API, with py-consul.
 The agent URL comes from the ``url`` argument, else from ``consul_cluster:url`` in the
 minion config or pillar (default ``http://127.0.0.1:8500``); the ACL token and the CA file
 of an HTTPS agent as ``consul_agent``'s client chooses them (``consul_cluster:token``, else
-the site's Salt token from pillar; ``consul_cluster:ca_file``). Salt's own consul module sends GET for an agent join, which Consul
+the Salt token's file; ``consul_cluster:ca_file``). Salt's own consul module sends GET for an agent join, which Consul
 rejects; py-consul's ``agent.join`` sends the PUT Consul expects.
 """
 

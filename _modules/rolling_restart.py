@@ -15,10 +15,11 @@ by destroying its session (the error names it).
 
 The agent is reached as the consul_cluster module reaches it, with ``consul_agent``'s client:
 ``consul_cluster:url`` (default ``http://127.0.0.1:8500``), the token it chooses
-(``consul_cluster:token``, else the site's Salt token from pillar) and
+(``consul_cluster:token``, else the Salt token's file) and
 ``consul_cluster:ca_file``.
 """
 
+import contextlib
 import json
 import logging
 import time
@@ -168,19 +169,35 @@ def _acquire(
     lock_timeout: float,
     interval: float,
 ) -> str:
-    """Create a session, take the lock with it and return the session id; bounded in time."""
+    """Create a session, take the lock with it and return the session id; bounded in time.
+
+    While another member restarts, the agent may answer 500 for a moment (the RPC it
+    forwards finds no leader, or a server gone): that is retried until the lock timeout; a
+    refusal (403) is not."""
     session_name = f"rolling-restart {service}"
-    _destroy_idle_sessions(client, key, node, session_name)
-    session_id = client.session.create(name=session_name, behavior="release")
     deadline = time.monotonic() + lock_timeout
+    session_id = None
+    holder, value = "", ""
     try:
-        while not client.kv.put(key, _lock_value(node, service, "restarting"), acquire=session_id):
-            holder, value = _holder(client, key)
-            if holder and _is_own_stale_session(client, holder, node, session_name):
-                # An earlier run here kept the lock (unhealthy service, or killed): take it over.
-                log.warning("Taking over the lock %s of an earlier run on %s", key, node)
-                client.session.destroy(holder)
-                continue
+        while True:
+            try:
+                if session_id is None:
+                    _destroy_idle_sessions(client, key, node, session_name)
+                    session_id = client.session.create(name=session_name, behavior="release")
+                if client.kv.put(key, _lock_value(node, service, "restarting"), acquire=session_id):
+                    return session_id
+                holder, value = _holder(client, key)
+                if holder and _is_own_stale_session(client, holder, node, session_name):
+                    # An earlier run here kept the lock (unhealthy service, or killed): take
+                    # it over.
+                    log.warning("Taking over the lock %s of an earlier run on %s", key, node)
+                    client.session.destroy(holder)
+                    continue
+            except consul.ACLPermissionDenied:
+                raise
+            except (consul.ConsulException, requests.RequestException) as err:
+                log.warning("Taking the lock %s: %s; trying again", key, err)
+                holder, value = "", f"(the agent answered: {_first_line(err)})"
             if time.monotonic() + interval > deadline:
                 raise CommandExecutionError(
                     f"Consul lock {key} not free within {lock_timeout}s: held by session "
@@ -191,9 +208,10 @@ def _acquire(
                 )
             time.sleep(interval)
     except BaseException:
-        client.session.destroy(session_id)
+        if session_id is not None:
+            with contextlib.suppress(consul.ConsulException, requests.RequestException):
+                client.session.destroy(session_id)
         raise
-    return session_id
 
 
 @contextmanager

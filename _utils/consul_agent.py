@@ -7,11 +7,13 @@ config:
 - ``consul_cluster:url``: the agent's URL, default ``http://127.0.0.1:8500``; ``https://``
   for an agent with TLS;
 - the ACL token sent with every request: the ``token`` argument, else ``consul_cluster:token``,
-  else the site's Salt token, pillar ``secrets:consul:acl:tokens:salt:secret_id``. The Salt
-  token is not sent on an open site (pillar ``security:open: true``) nor while pillar
-  ``security:stage`` is ``accept``: then ACLs are on with default policy allow while the
-  tokens are being made, and Consul refuses a token it does not know yet even under allow.
-  It is the only token sent: CONSUL_HTTP_TOKEN in the environment is ignored;
+  else the content of ``consul_cluster:token_file`` (default ``/etc/consul.d/tokens/salt``,
+  root's only), where the consul formula writes the site's Salt token from the security
+  stage at which tokens are in use (none on an open site, nor at stage ``accept``, while
+  the tokens are being made: Consul refuses a token it does not know yet even under ACLs that
+  allow). A file, not pillar: it serves every way the modules run, salt-ssh's plain
+  function calls among them, which get no pillar on the host. It is the only token sent:
+  CONSUL_HTTP_TOKEN in the environment is ignored;
 - ``consul_cluster:ca_file``: the CA that signed an HTTPS agent's certificate (optional;
   certificates are always verified).
 """
@@ -35,8 +37,8 @@ DEFAULT_URL = "http://127.0.0.1:8500"
 REQUEST_TIMEOUT = 10
 # A caller short of time still gives a request this long.
 MIN_REQUEST_TIMEOUT = 1
-# The pillar key of the SecretID of the token the platform's Salt modules present.
-SALT_TOKEN_PILLAR = "secrets:consul:acl:tokens:salt:secret_id"
+# Where the consul formula writes the token the platform's Salt modules present.
+DEFAULT_TOKEN_FILE = "/etc/consul.d/tokens/salt"
 
 
 def __virtual__():
@@ -55,17 +57,21 @@ def _setting(name: str) -> str | None:
 
 
 def _default_token() -> str | None:
-    """``consul_cluster:token``, else the site's Salt token unless the site is open or its
-    tokens are being made (see the module's description)."""
+    """``consul_cluster:token``, else the token in ``consul_cluster:token_file``, if any."""
     configured = _setting("token")
     if configured:
         return configured
-    # config.get, not pillar.get: Salt 3008's pillar.get gives "**********" for any value
-    # outside a render.
-    lookup = __salt__["config.get"]
-    if lookup("security:open") is True or lookup("security:stage") == "accept":
+    token_file = _setting("token_file") or DEFAULT_TOKEN_FILE
+    try:
+        with open(token_file, encoding="utf-8") as token:
+            return token.read().strip() or None
+    except FileNotFoundError:
         return None
-    return lookup(SALT_TOKEN_PILLAR) or None
+    except OSError as err:
+        raise SaltInvocationError(
+            f"consul_cluster:token_file {token_file!r} cannot be read ({err.strerror}): run "
+            "as root, or name a readable file"
+        ) from err
 
 
 def client(

@@ -12,6 +12,7 @@ import time
 
 import docker
 
+from .artifacts import TEST_IMAGE
 from . import artifacts, converge, debian, hosts, image, inventory, mirror, upgrade
 from .probes import Probes
 from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
@@ -77,13 +78,12 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     say(f"converging with the tree of {commit[:12]}: its own failures are shown, not fatal")
     earlier = upgrade.converge_earlier(commit)
     report(earlier, f"the tree of {commit[:12]}")
-    prober = next(
-        (host.name for host in layout.hosts if "compute" in host.roles), layout.hosts[0].name
-    )
+    compute = [host.name for host in layout.hosts if "compute" in host.roles]
+    prober = compute[0] if compute else layout.hosts[0].name
     say(f"upgrading: the current tree converges what the earlier one built, one security stage "
         f"at a time ({' -> '.join(upgrade.STAGES)}); probes on {prober}")
     stages = {}
-    with Probes(prober) as probes:
+    with Probes(prober, image=TEST_IMAGE if compute else "") as probes:
         for stage in upgrade.STAGES:
             inventory.set_security_stage(stage)
             say(f"converging at security stage {stage}")

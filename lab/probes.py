@@ -4,6 +4,10 @@ does the datacenter still take a write?
 A small Python loop runs on the host itself (its python3), so that a probe costs no
 ``docker exec``: every 0.1 s it resolves a Consul name through the host's resolver (dnsmasq,
 then the local agent), and every second it writes a key through the local agent's HTTP API.
+On a compute host a thread of it also starts a container of the lab's image every few
+seconds, with a service name of its own, and counts a registration as made when that name
+resolves within REGISTRATION_TIMEOUT seconds (the registrator, Consul and DNS at work), then
+removes the container.
 It counts what failed and writes the counts when asked to stop. Observation only: it changes
 nothing a state is responsible for.
 
@@ -25,14 +29,21 @@ import yaml
 from .inventory import SECRETS_DIR
 
 RESULT = "/run/lab-probes.json"
-TOKEN = "/run/lab-probes.token"
+# Not in /run: a tmpfs, which docker's archive API does not write into.
+TOKEN = "/root/.lab-probes.token"
 STOP = "/run/lab-probes.stop"
-# Seconds to wait for the loop's counts once it is asked to stop.
-STOP_TIMEOUT = 10
+
+# Seconds between two probe containers, and that one may take to resolve by its name.
+REGISTRATION_INTERVAL = 5
+REGISTRATION_TIMEOUT = 60
+# Seconds to wait for the loop's counts once it is asked to stop: a registration under way
+# finishes first.
+STOP_TIMEOUT = 10 + REGISTRATION_TIMEOUT
 
 LOOP = r"""
-import json, os, socket, sys, time, urllib.error, urllib.request
-name, key, result, stop, token_file = sys.argv[1:6]
+import json, os, socket, subprocess, sys, threading, time, urllib.error, urllib.request
+name, key, result, stop, token_file, image = sys.argv[1:7]
+interval, deadline = float(sys.argv[7]), float(sys.argv[8])
 token = open(token_file).read().strip() if os.path.exists(token_file) else ""
 
 
@@ -44,8 +55,47 @@ def write(with_token):
     urllib.request.urlopen(request, timeout=2).read()
 
 
-counts = {"dns": [0, 0], "kv": [0, 0]}
+counts = {"dns": [0, 0], "kv": [0, 0], "registration": [0, 0]}
 first_failure = {}
+
+
+def failed(kind, why):
+    counts[kind][1] += 1
+    first_failure.setdefault(kind, why)
+
+
+def register(number):
+    service = "lab-probe-%d" % number
+    started = subprocess.run(
+        ["docker", "run", "-d", "--rm", "--name", service, "-e", "SERVICE_NAME=" + service,
+         "-p", "80", image], capture_output=True, text=True)
+    if started.returncode != 0:
+        return failed("registration", "docker run: " + started.stderr.strip())
+    try:
+        until = time.monotonic() + deadline
+        while time.monotonic() < until:
+            try:
+                socket.getaddrinfo(service + ".service.consul", None)
+                counts["registration"][0] += 1
+                return
+            except OSError:
+                time.sleep(0.5)
+        failed("registration", "%s did not resolve within %ss" % (service, deadline))
+    finally:
+        subprocess.run(["docker", "rm", "-f", service], capture_output=True)
+
+
+def registrations():
+    number = 0
+    while image and not os.path.exists(stop):
+        number += 1
+        began = time.monotonic()
+        register(number)
+        time.sleep(max(0.0, interval - (time.monotonic() - began)))
+
+
+registrar = threading.Thread(target=registrations)
+registrar.start()
 next_write = 0.0
 while not os.path.exists(stop):
     now = time.monotonic()
@@ -53,8 +103,7 @@ while not os.path.exists(stop):
         socket.getaddrinfo(name, None)
         counts["dns"][0] += 1
     except OSError as err:
-        counts["dns"][1] += 1
-        first_failure.setdefault("dns", str(err))
+        failed("dns", str(err))
     if now >= next_write:
         next_write = now + 1.0
         try:
@@ -66,9 +115,9 @@ while not os.path.exists(stop):
                 write(False)
             counts["kv"][0] += 1
         except Exception as err:
-            counts["kv"][1] += 1
-            first_failure.setdefault("kv", str(err))
+            failed("kv", str(err))
     time.sleep(0.1)
+registrar.join()
 with open(result + ".tmp", "w") as out:
     json.dump({"counts": counts, "first_failure": first_failure}, out)
 os.replace(result + ".tmp", result)
@@ -84,30 +133,39 @@ class ProbeCounts:
     dns_failed: int
     kv_ok: int
     kv_failed: int
+    registration_ok: int
+    registration_failed: int
     first_failure: dict[str, str]
 
     def line(self) -> str:
         return (
             f"probes on {self.host}: DNS {self.dns_failed} failed of "
             f"{self.dns_ok + self.dns_failed}, KV writes {self.kv_failed} failed of "
-            f"{self.kv_ok + self.kv_failed}"
+            f"{self.kv_ok + self.kv_failed}, registrations {self.registration_failed} failed "
+            f"of {self.registration_ok + self.registration_failed}"
         )
 
 
 class Probes:
     """``with Probes(host):`` probes run on ``host`` for the duration of the block."""
 
-    def __init__(self, host: str, name: str = "consul.service.consul") -> None:
+    def __init__(
+        self, host: str, name: str = "consul.service.consul", image: str = ""
+    ) -> None:
+        """``image``: the image of the registration probe's containers; none: no such probe
+        (a host without Docker)."""
         self.container = docker.from_env().containers.get(host)
         self.host = host
         self.name = name
+        self.image = image
         self.counts: ProbeCounts | None = None
 
     def __enter__(self) -> "Probes":
         self.container.exec_run(["rm", "-f", RESULT, STOP, TOKEN])
         self._put_token()
         self.container.exec_run(
-            ["python3", "-c", LOOP, self.name, f"lab/probes/{self.host}", RESULT, STOP, TOKEN],
+            ["python3", "-c", LOOP, self.name, f"lab/probes/{self.host}", RESULT, STOP, TOKEN,
+             self.image, str(REGISTRATION_INTERVAL), str(REGISTRATION_TIMEOUT)],
             detach=True,
         )
         return self
@@ -138,7 +196,8 @@ class Probes:
                 answer = json.loads(found.output)
                 counts = answer["counts"]
                 self.counts = ProbeCounts(
-                    self.host, *counts["dns"], *counts["kv"], answer["first_failure"]
+                    self.host, *counts["dns"], *counts["kv"], *counts["registration"],
+                    answer["first_failure"],
                 )
                 return
             time.sleep(0.5)

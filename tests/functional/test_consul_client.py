@@ -8,7 +8,6 @@ against the configured CA.
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import salt._logging
@@ -58,12 +57,6 @@ def tls_agent(tmp_path: Path) -> Iterator[tuple[ConsulAgent, str, Path]]:
         yield agent, agent.https_url, ca_file
 
 
-def salt_token(secret_id: str, **security: Any) -> dict[str, Any]:
-    """A pillar with the site's Salt token ``secret_id`` and ``security`` settings."""
-    salt = {"salt": {"secret_id": secret_id}}
-    return {"secrets": {"consul": {"acl": {"tokens": salt}}}, "security": security}
-
-
 def test_the_configured_token_is_sent_whatever_the_environment_holds(
     monkeypatch, minion_opts, tmp_path, acl_agent
 ):
@@ -93,12 +86,8 @@ def test_a_token_only_in_the_environment_is_not_sent(monkeypatch, minion_opts, t
     assert members == []
 
 
-def test_a_token_given_wins_over_the_configured_and_the_pillar_ones(
-    minion_opts, tmp_path, acl_agent
-):
-    pillar = salt_token(UNKNOWN_TOKEN)
-
-    with salt_with(minion_opts, tmp_path, {"token": UNKNOWN_TOKEN}, pillar) as salt_loaders:
+def test_a_token_given_wins_over_the_configured_one(minion_opts, tmp_path, acl_agent):
+    with salt_with(minion_opts, tmp_path, {"token": UNKNOWN_TOKEN}) as salt_loaders:
         # Utils see __salt__ once the execution modules are loaded, as on a minion.
         assert "consul_cluster.leader" in salt_loaders.modules
         client = salt_loaders.utils["consul_agent.client"](acl_agent.url, token=MANAGEMENT_TOKEN)
@@ -108,25 +97,22 @@ def test_a_token_given_wins_over_the_configured_and_the_pillar_ones(
     assert sent == MANAGEMENT_TOKEN
 
 
-def test_the_sites_salt_token_from_pillar_is_sent_by_default(minion_opts, tmp_path, acl_agent):
+def test_the_token_of_the_token_file_is_sent_by_default(minion_opts, tmp_path, acl_agent):
     # The management token stands for the Salt token: any token Consul knows would do.
-    pillar = salt_token(MANAGEMENT_TOKEN)
+    token_file = tmp_path / "salt-token"
+    token_file.write_text(MANAGEMENT_TOKEN + "\n")
 
-    with salt_with(minion_opts, tmp_path, {}, pillar) as salt_loaders:
+    with salt_with(minion_opts, tmp_path, {"token_file": str(token_file)}) as salt_loaders:
         members = salt_loaders.modules.consul_cluster.wan_members(url=acl_agent.url)
 
     assert [member["name"] for member in members] == ["functional-dc1.dc1"]
 
 
-@pytest.mark.parametrize(
-    "security",
-    [{"stage": "accept"}, {"open": True}],
-    ids=["while the tokens are being made", "on an open site"],
-)
-def test_the_sites_salt_token_is_not_sent(minion_opts, tmp_path, acl_agent, security):
-    pillar = salt_token(MANAGEMENT_TOKEN, **security)
+def test_no_token_is_sent_while_the_token_file_is_absent(minion_opts, tmp_path, acl_agent):
+    # An open site, or the stage at which the tokens are being made: no file.
+    settings = {"token_file": str(tmp_path / "absent")}
 
-    with salt_with(minion_opts, tmp_path, {}, pillar) as salt_loaders:
+    with salt_with(minion_opts, tmp_path, settings) as salt_loaders:
         members = salt_loaders.modules.consul_cluster.wan_members(url=acl_agent.url)
 
     # Without a token, Consul (default deny) lists no member.

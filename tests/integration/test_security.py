@@ -30,7 +30,8 @@ GUARDED = [
     ("/v1/catalog/register", "PUT", json.dumps({"Node": "lab-intruder", "Address": "10.9.9.9"})),
     ("/v1/agent/self", "GET", None),
 ]
-INTRUDER_DIR = "/run/lab-intruder"
+# Not in /run: a tmpfs, which docker's archive API does not write into.
+INTRUDER_DIR = "/root/lab-intruder"
 INTRUDER_HTTP_PORT = 18500
 # Seconds the intruder has to try its servers; Consul retries RPC every few seconds.
 INTRUDER_WAIT = 20

@@ -58,11 +58,13 @@ def test_no_unit_or_consul_file_of_an_earlier_layout_is_left(lab):
 def test_names_resolve_and_writes_land_throughout_the_upgrade(record):
     """Probes on a compute host while the current tree converged the earlier tree's open site
     to a secure one, stage by stage (lab/probes.py): a name every 0.1 s, a KV write every
-    second."""
+    second, a container registered and resolved by its name every few seconds."""
     probes = record["probes"]
     print(f"probes on {probes['host']}: {probes}")
     assert probes["dns_ok"] > 0 and probes["kv_ok"] > 0, probes
+    assert probes["registration_ok"] > 0, probes
     assert probes["dns_failed"] == 0, probes["first_failure"]
+    assert probes["registration_failed"] == 0, probes["first_failure"]
     # The leader restarts last, once a stage: Consul 1.8 cannot hand leadership over first, so
     # the datacenter elects once per stage (a second or two with raft_multiplier 1) and writes
     # in that window fail.

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import consul
 import pytest
 import requests
 import salt._logging
@@ -174,6 +175,37 @@ def test_restart_takes_the_lock_waits_for_health_and_releases(dc1):
     assert outcome == {"service": "zookeeper", "lock": LOCK, "health": "follower"}
     assert host.restarts == 1 and host.probes == 3
     assert holder_of(dc1) is None
+    assert dc1.sessions == {}
+
+
+def test_the_lock_is_taken_when_the_agent_answers_again_after_a_server_restart(dc1):
+    host = Host(dc1, "dc1-control-2")
+    put = host.agent.kv.put
+    answers = iter([consul.ConsulException("500 rpc error getting client: connection refused")])
+
+    def put_once_refused(*args, **kwargs):
+        for refusal in answers:
+            raise refusal
+        return put(*args, **kwargs)
+
+    host.agent.kv.put = put_once_refused
+
+    assert host.restart()["lock"] == LOCK
+    assert host.restarts == 1
+    assert holder_of(dc1) is None
+
+
+def test_a_refused_token_is_not_retried(dc1):
+    host = Host(dc1, "dc1-control-2")
+
+    def refused(*args, **kwargs):
+        raise consul.ACLPermissionDenied("Permission denied")
+
+    host.agent.kv.put = refused
+
+    with pytest.raises(CommandExecutionError, match="Permission denied"):
+        host.restart()
+    assert host.restarts == 0
     assert dc1.sessions == {}
 
 

@@ -204,7 +204,9 @@ consul-config-file-file-managed-acl-tokens:
       - file: consul-config-file-file-directory-config-dir
     - require_in:
       - file: consul-config-file-file-serialize
-{%- else %}
+{%- endif %}
+
+{%- if not security.tls %}
 
 consul-config-file-file-absent-tls:
   file.absent:

@@ -1,2 +1,3 @@
 include:
   - .file
+  - .token

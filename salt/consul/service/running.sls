@@ -23,6 +23,7 @@
 
 include:
   - {{ sls_config_file }}
+  - {{ tplroot }}.config.token
   - {{ tplroot }}.backup
 
 consul-service-running-file-managed-unit:
@@ -47,6 +48,9 @@ consul-service-running-module-run-daemon-reload:
     - service.systemctl_reload: []
     - onchanges:
       - file: consul-service-running-file-managed-unit
+    # Every Consul call of the states below presents the Salt token, if any.
+    - require:
+      - sls: {{ tplroot }}.config.token
 
 {%- if plan.is_control and consul.backup.enabled and consul.install.method != 'none' %}
 

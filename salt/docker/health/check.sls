@@ -23,6 +23,7 @@
 
 include:
   - {{ sls_service_running }}
+  - consul.service.running
 
 {#- Its ACL token, where the site's tokens are in use: root's only, read from pillar on the
     host. #}
@@ -86,6 +87,8 @@ docker-health-check-cmd-run-report:
     - unless: /usr/bin/python3 {{ health.script }} {{ arguments }} --is-passing
     - require:
       - service: docker-health-check-service-running-timer
+      # The local agent answers with a leader, restarted first if its settings changed.
+      - sls: consul.service.running
 {%- else %}
 
 include:

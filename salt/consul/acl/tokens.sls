@@ -23,10 +23,12 @@
 include:
   - {{ sls_service_running }}
 {%- endif %}
-{%- if makes_tokens %}
+
+{%- if plan.security.tls and plan.is_control %}
 
 {#- The leader made the management token when ACLs came on (its initial management token);
-    servers restarting one at a time may take a while to get there. #}
+    servers restarting one at a time may take a while to get there. Until then no server
+    answers a request of Salt's: every server waits. #}
 consul-acl-tokens-consul-acl-token-usable-management:
   consul_acl.token_usable:
     - name: management
@@ -34,6 +36,8 @@ consul-acl-tokens-consul-acl-token-usable-management:
     - timeout: {{ acl.token_wait }}
     - require:
       - consul_cluster: consul-service-running-consul-cluster-leader-elected
+{%- endif %}
+{%- if makes_tokens %}
 {%-   for name, policy in acl.policies | dictsort %}
 
 consul-acl-tokens-consul-acl-policy-present-{{ name }}:
@@ -58,6 +62,10 @@ consul-acl-tokens-consul-acl-token-present-{{ name }}:
 {%-     endfor %}
 {%-   endfor %}
 
+{%-   if plan.security.tokens_in_use %}
+
+{#- Only once every program presents its own token: the anonymous token's read-only rules
+    would otherwise deny them what default allow still grants. #}
 consul-acl-tokens-consul-acl-token-present-anonymous:
   consul_acl.token_present:
     - name: Anonymous Token
@@ -67,6 +75,7 @@ consul-acl-tokens-consul-acl-token-present-anonymous:
 {%-   for policy in acl.anonymous %}
       - consul_acl: consul-acl-tokens-consul-acl-policy-present-{{ policy }}
 {%-   endfor %}
+{%-   endif %}
 {%- endif %}
 {%- if plan.security.tokens_in_use %}
 {%-   for name in acl.tokens | sort %}

@@ -73,15 +73,20 @@
         'ports': {'https': consul.tls.https_port},
         'addresses': {'https': '127.0.0.1 ' ~ plan.host.address},
         'primary_datacenter': plan.primary_datacenter,
-        'acl': {
+      }) %}
+{#-   ACLs come on with the servers first (accept) and on clients with their tokens (verify):
+      a client with ACLs asks the servers about every request, and until the leader runs with
+      them (the last server to restart) none can answer. #}
+{%-   if plan.is_control or security.tokens_in_use %}
+{%-     do computed.update({'acl': {
           'enabled': True,
           'default_policy': security.acl_default_policy,
           'down_policy': consul.acl.down_policy,
           'enable_token_persistence': False,
           'enable_token_replication':
             plan.is_control and plan.datacenter != plan.primary_datacenter,
-        },
-      }) %}
+        }}) %}
+{%-   endif %}
 {#-   The agent's own tokens, by Consul's name for each and the pillar key that holds it. #}
 {%-   set tokens = {} %}
 {%-   if plan.is_control and plan.datacenter == plan.primary_datacenter %}

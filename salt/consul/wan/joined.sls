@@ -19,7 +19,7 @@ consul-wan-joined-consul-cluster-wan-joined:
     - timeout: {{ consul.wan.join_timeout }}
     - require:
       - consul_cluster: consul-service-running-consul-cluster-leader-elected
-{%-   if plan.security.tokens_in_use %}
+{%-   if plan.security.tls %}
       - sls: {{ tplroot }}.acl
 {%-   endif %}
 {%- endif %}

@@ -354,7 +354,8 @@ def token_usable(
 ) -> dict[str, Any]:
     """
     Wait until Consul knows the token whose SecretID is at pillar key ``secret_id_pillar``
-    (``GET /v1/acl/token/self`` with it answers): for a host that must not use its token
+    (``GET /v1/agent/checks``, which the local agent resolves, and ``/v1/acl/token/self``
+    answer with it): for a host that must not use its token
     before the control node that makes tokens has made it. Asks every ``interval`` seconds,
     at most ``timeout`` seconds and ``timeout / interval + 1`` times; returns the token's
     record without its SecretID, or raises CommandExecutionError with Consul's last answer.
@@ -376,6 +377,10 @@ def token_usable(
         time_left = deadline - time.monotonic()
         client = __utils__["consul_agent.client"](url, time_left=time_left, token=secret)
         try:
+            # The local agent resolves the token itself for its own endpoints (a client just
+            # restarted into ACLs asks the servers in their older way for a while, and is
+            # told "ACL not found"); any known token may list the checks, filtered.
+            _send(client, f"using the token of pillar {secret_id_pillar}", "/v1/agent/checks")
             record = _send(
                 client, f"reading the token of pillar {secret_id_pillar}", "/v1/acl/token/self"
             )

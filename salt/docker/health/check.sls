@@ -9,6 +9,7 @@
 {%- from "platform/macros.jinja" import secret_file with context %}
 {%- set health = docker.health %}
 {%- set tokens_in_use = salt['quorum.plan']().security.tokens_in_use %}
+{%- set sls_consul_ready = 'consul.acl' if tokens_in_use else 'consul.service.running' %}
 {%- if health.enabled %}
 {%-   set arguments = [
         '--consul-url', health.consul_url, '--socket', health.socket,
@@ -23,7 +24,7 @@
 
 include:
   - {{ sls_service_running }}
-  - consul.service.running
+  - {{ sls_consul_ready }}
 
 {#- Its ACL token, where the site's tokens are in use: root's only, read from pillar on the
     host. #}
@@ -87,8 +88,9 @@ docker-health-check-cmd-run-report:
     - unless: /usr/bin/python3 {{ health.script }} {{ arguments }} --is-passing
     - require:
       - service: docker-health-check-service-running-timer
-      # The local agent answers with a leader, restarted first if its settings changed.
-      - sls: consul.service.running
+      # The local agent answers with a leader (restarted first if its settings changed) and
+      # knows the check's token.
+      - sls: {{ sls_consul_ready }}
 {%- else %}
 
 include:

@@ -8,9 +8,13 @@
 {%- set sls_agent_install = tplroot ~ '.agent.install' %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
 {%- from tplroot ~ "/map.jinja" import registrator with context %}
+{#- The local agent runs, and knows the registrator's token once tokens are in use. #}
+{%- set sls_consul_ready = 'consul.acl' if salt['quorum.plan']().security.tokens_in_use
+      else 'consul.service.running' %}
 
 include:
   - docker.service.running
+  - {{ sls_consul_ready }}
   - {{ sls_venv_install }}
   - {{ sls_agent_install }}
   - {{ sls_config_file }}
@@ -43,6 +47,7 @@ registrator-service-running-service-running:
     - require:
       - module: registrator-service-running-module-run-daemon-reload
       - service: docker-service-running-service-running
+      - sls: {{ sls_consul_ready }}
     - watch:
       - sls: {{ sls_venv_install }}
       - sls: {{ sls_agent_install }}

@@ -228,6 +228,26 @@ def test_the_consul_client_reaches_an_ipv6_agent_as_the_salt_modules_do(tmp_path
     assert client.http.base_uri == "https://[2001:db8::11]:443"
 
 
+def test_the_consul_client_presents_the_token_of_the_token_file(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("b1gs3cr3t-t0k3n\n")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"token_file": str(token_file)}))
+
+    client = agent.consul_client(agent.Config.load(path))
+
+    assert client.http.session.headers["X-Consul-Token"] == "b1gs3cr3t-t0k3n"
+
+
+def test_the_consul_client_presents_no_token_without_a_token_file(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({}))
+
+    client = agent.consul_client(agent.Config.load(path))
+
+    assert "X-Consul-Token" not in client.http.session.headers
+
+
 def test_services_carry_the_registrator_mark():
     consul = FakeConsul()
     agent.Registrator(CONFIG, FakeDocker(running("web1", "aaa", 8080)), consul).resync()

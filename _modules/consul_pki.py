@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import salt.utils.data
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
@@ -280,18 +281,8 @@ def _cached_or_issued(
         return cert_pem, key_pem
 
 
-def _lookup(pillar: Mapping, key: str) -> Any:
-    """The pillar value at ``key``; None where a level is missing."""
-    value: Any = pillar
-    for part in key.split(":"):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
-
-
 def _required(pillar: Mapping, key: str) -> str:
-    value = _lookup(pillar, key)
+    value = salt.utils.data.traverse_dict_and_list(pillar, key, None, delimiter=":")
     if not value or not isinstance(value, str):
         raise SaltInvocationError(
             f"pillar {key} is missing or not a string: make the site's secrets with "

@@ -203,7 +203,8 @@ def _acquire(
                     f"Consul lock {key} not free within {lock_timeout}s: held by session "
                     f"{holder or '(none: lock-delay after a failed holder)'} {value}. If that "
                     "member is stuck, fix it and run the state there, or release the lock: "
-                    f"curl -X PUT {client.http.base_uri}/v1/session/destroy/{holder}",
+                    f"PUT {client.http.base_uri}/v1/session/destroy/{holder} with the Salt "
+                    "token (docs/control-plane.md)",
                     info={"restarted": False},
                 )
             time.sleep(interval)

@@ -33,6 +33,9 @@ GUARDED = [
 # Not in /run: a tmpfs, which docker's archive API does not write into.
 INTRUDER_DIR = "/root/lab-intruder"
 INTRUDER_HTTP_PORT = 18500
+INTRUDER_SERF_PORT = 18301
+# Seconds a stopped intruder may take to leave and exit.
+INTRUDER_STOP_TIMEOUT = 30
 # Seconds the intruder has to try its servers; Consul retries RPC every few seconds.
 INTRUDER_WAIT = 20
 
@@ -127,7 +130,7 @@ def intruder_config(lab, host, site_secrets, tls_files: dict[str, str]) -> dict:
         "data_dir": f"{INTRUDER_DIR}/data",
         "bind_addr": host.address,
         "client_addr": "127.0.0.1",
-        "ports": {"http": INTRUDER_HTTP_PORT, "dns": -1, "serf_lan": 18301},
+        "ports": {"http": INTRUDER_HTTP_PORT, "dns": -1, "serf_lan": INTRUDER_SERF_PORT},
         "retry_join": [control.address for control in lab.hosts_with("control", host.datacenter)],
         "encrypt": site_secrets["consul"]["gossip_key"],
         "leave_on_terminate": True,
@@ -160,8 +163,13 @@ def test_an_agent_without_a_certificate_of_the_site_ca_cannot_join(lab, site_sec
         _, log = lab.run(host, "cat", f"{INTRUDER_DIR}/log")
         nodes = lab.consul(lab.hosts_with("control", "dc1")[0], "catalog/nodes")
     finally:
-        lab.run(host, "sh", "-c", f"kill $(cat {INTRUDER_DIR}/pid)")
-        time.sleep(2)
+        # It leaves the gossip first (leave_on_terminate): wait until it is gone.
+        lab.run(
+            host, "sh", "-c",
+            f"pid=$(cat {INTRUDER_DIR}/pid); kill $pid; "
+            f"while kill -0 $pid 2>/dev/null; do sleep 0.5; done",
+            timeout=INTRUDER_STOP_TIMEOUT,
+        )
         lab.run(host, "rm", "-rf", INTRUDER_DIR)
     # The agent runs and answers, but no server serves it.
     assert status == 500, (status, body, log[-2000:])

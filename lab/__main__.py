@@ -12,7 +12,6 @@ import time
 
 import docker
 
-from .artifacts import TEST_IMAGE
 from . import artifacts, converge, debian, hosts, image, inventory, mirror, upgrade
 from .probes import Probes
 from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
@@ -83,7 +82,7 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     say(f"upgrading: the current tree converges what the earlier one built, one security stage "
         f"at a time ({' -> '.join(upgrade.STAGES)}); probes on {prober}")
     stages = {}
-    with Probes(prober, image=TEST_IMAGE if compute else "") as probes:
+    with Probes(prober, image=artifacts.TEST_IMAGE if compute else "") as probes:
         for stage in upgrade.STAGES:
             inventory.set_security_stage(stage)
             say(f"converging at security stage {stage}")
@@ -93,8 +92,8 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     inventory.set_security_stage(None)
     say(probes.counts.line())
     upgrade.record(commit, earlier, stages, probes.counts)
-    return 0 if all(result.ok for results in stages.values() for result in results.values()) \
-        else 1
+    converged = all(result.ok for results in stages.values() for result in results.values())
+    return 0 if converged else 1
 
 
 def _all_hosts_exist(client: docker.DockerClient, layout: Layout) -> bool:

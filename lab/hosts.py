@@ -7,6 +7,8 @@ tmpfs on /run and /run/lock.
 """
 
 import hashlib
+import io
+import tarfile
 import time
 from collections.abc import Mapping
 
@@ -44,6 +46,20 @@ def ensure_network(client: docker.DockerClient, network: Network) -> None:
         ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=network.subnet, gateway=network.gateway)]),
         labels={LABEL: "network"},
     )
+
+
+def put_private_files(container, directory: str, files: Mapping[str, str | bytes]) -> None:
+    """``files`` (name: content) into ``directory`` of a host, mode 0600, as a tar archive
+    through the engine: no command line ever holds their content. ``directory`` must exist
+    and not be a tmpfs (/run): the engine's archive API writes beneath the mount."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            member = tarfile.TarInfo(name)
+            member.size, member.mode = len(data), 0o600
+            tar.addfile(member, io.BytesIO(data))
+    container.put_archive(directory, archive.getvalue())
 
 
 def lab_containers(client: docker.DockerClient) -> list:

@@ -60,6 +60,11 @@ def site_secrets() -> None:
     OLD_GOSSIP_KEY.unlink(missing_ok=True)
 
 
+def read_secrets() -> dict:
+    """The lab's pillar ``secrets`` (SECRETS_DIR/secrets.sls), for the lab and its tests."""
+    return yaml.safe_load((SECRETS_DIR / "secrets.sls").read_text())["secrets"]
+
+
 def write_yaml(path, data, header: str, mode: int = 0o644) -> None:
     """Write a YAML file that has ``mode`` from its first byte (a secret is never readable by
     others, not even for a moment)."""

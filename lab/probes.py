@@ -17,16 +17,14 @@ a token it does not know yet even under ACLs that allow, so a write refused with
 tried once without: it fails when the site accepts it with neither.
 """
 
-import io
 import json
-import tarfile
 import time
 from dataclasses import dataclass
 
 import docker
-import yaml
 
-from .inventory import SECRETS_DIR
+from .hosts import put_private_files
+from .inventory import read_secrets
 
 RESULT = "/run/lab-probes.json"
 # Not in /run: a tmpfs, which docker's archive API does not write into.
@@ -171,15 +169,10 @@ class Probes:
         return self
 
     def _put_token(self) -> None:
-        """The management token into TOKEN, mode 0600, as a tar member: no command line."""
-        secrets = yaml.safe_load((SECRETS_DIR / "secrets.sls").read_text())
-        token = secrets["secrets"]["consul"]["acl"]["management"]["secret_id"].encode()
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            member = tarfile.TarInfo(TOKEN.rsplit("/", 1)[1])
-            member.size, member.mode = len(token), 0o600
-            tar.addfile(member, io.BytesIO(token))
-        self.container.put_archive(TOKEN.rsplit("/", 1)[0], archive.getvalue())
+        """The management token into TOKEN, root's only, without a command line."""
+        directory, name = TOKEN.rsplit("/", 1)
+        token = read_secrets()["consul"]["acl"]["management"]["secret_id"]
+        put_private_files(self.container, directory, {name: token})
 
     def __exit__(self, *exc) -> None:
         self.container.exec_run(["touch", STOP])

@@ -61,10 +61,10 @@ def write_config(tree: Path) -> Path:
     """Salt configuration and Saltfile that converge the lab's hosts with ``tree``."""
     shutil.rmtree(PILLAR_DIR, ignore_errors=True)
     shutil.copytree(inventory.PILLAR_DIR, PILLAR_DIR)
-    secrets = yaml.safe_load((inventory.SECRETS_DIR / "secrets.sls").read_text())
+    gossip_key = inventory.read_secrets()["consul"]["gossip_key"]
     site_file = PILLAR_DIR / "site.sls"
     site = yaml.safe_load(site_file.read_text())
-    site.setdefault("consul", {})["encrypt"] = secrets["secrets"]["consul"]["gossip_key"]
+    site.setdefault("consul", {})["encrypt"] = gossip_key
     site_file.unlink()
     inventory.write_yaml(site_file, site, "The lab's site pillar as earlier trees read it.", 0o600)
     master = yaml.safe_load(inventory.CONFIG_DIR.joinpath("master").read_text())

@@ -11,10 +11,9 @@ import urllib.parse
 
 import docker
 import pytest
-import yaml
 
 from lab import converge
-from lab.inventory import SECRETS_DIR
+from lab.inventory import read_secrets
 from lab.__main__ import STATE_FILE, saved_layout
 from lab.naming import Host, Layout
 
@@ -62,8 +61,7 @@ class Lab:
     @functools.cached_property
     def management_token(self) -> str:
         """The site's management token (pillar secrets:consul:acl:management)."""
-        secrets = yaml.safe_load((SECRETS_DIR / "secrets.sls").read_text())
-        return secrets["secrets"]["consul"]["acl"]["management"]["secret_id"]
+        return read_secrets()["consul"]["acl"]["management"]["secret_id"]
 
     def http(self, host: Host | str, path: str, method: str = "GET", data: str | None = None,
              port: int = 8500, timeout: int = 10, token: str | None = None) -> tuple[int, str]:

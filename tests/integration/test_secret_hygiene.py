@@ -2,14 +2,12 @@
 test mode), not in any host's journal, process list or world-readable files. The CA's
 private key is on no host at all."""
 
-import io
-import tarfile
 
 import pytest
-import yaml
 
 from lab import converge
-from lab.inventory import SECRETS_DIR
+from lab.hosts import put_private_files
+from lab.inventory import SECRETS_DIR, read_secrets
 
 # Leaves of pillar `secrets` that are secret (the others are names, ids and a certificate).
 SECRET_LEAVES = ("gossip_key", "secret_id", "password", "secret")
@@ -29,7 +27,7 @@ def leaves(tree, path=()):
 @pytest.fixture(scope="module")
 def secrets() -> dict[str, str]:
     """The site's secret values by pillar key, and the CA key's body."""
-    tree = yaml.safe_load((SECRETS_DIR / "secrets.sls").read_text())
+    tree = {"secrets": read_secrets()}
     found = {
         ":".join(path): value for path, value in leaves(tree)
         if path[-1] in SECRET_LEAVES and isinstance(value, str)
@@ -54,13 +52,10 @@ def test_highstate_output_shows_no_secret(lab, secrets, test):
 
 def put_patterns(lab, host, secrets: dict[str, str]) -> None:
     """The secret values as grep patterns on the host, mode 0600, without a command line."""
-    data = "\n".join(secrets.values()).encode() + b"\n"
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        entry = tarfile.TarInfo(PATTERNS.rsplit("/", 1)[1])
-        entry.size, entry.mode = len(data), 0o600
-        tar.addfile(entry, io.BytesIO(data))
-    lab.client.containers.get(host.name).put_archive("/root", archive.getvalue())
+    directory, name = PATTERNS.rsplit("/", 1)
+    put_private_files(
+        lab.client.containers.get(host.name), directory, {name: "\n".join(secrets.values()) + "\n"}
+    )
 
 
 def test_no_host_shows_a_secret_in_its_journal_processes_or_readable_files(lab, secrets):

@@ -4,19 +4,17 @@ one, and DNS still answers anyone."""
 
 import datetime
 import importlib.util
-import io
 import json
 import socket
 import ssl
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography import x509
 
-from lab.inventory import SECRETS_DIR
+from lab.hosts import put_private_files
+from lab.inventory import read_secrets
 from platform_secrets import authority
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +40,7 @@ INTRUDER_WAIT = 20
 
 @pytest.fixture(scope="module")
 def site_secrets() -> dict:
-    return yaml.safe_load((SECRETS_DIR / "secrets.sls").read_text())["secrets"]
+    return read_secrets()
 
 
 def test_api_refuses_requests_without_a_token_on_every_server(lab):
@@ -94,20 +92,6 @@ def test_https_presents_a_certificate_of_the_site_ca_naming_the_server(lab, site
         assert {host.address, "127.0.0.1"} <= addresses, (host.name, addresses)
 
 
-def put_private_files(lab, host, directory: str, files: dict[str, str]) -> None:
-    """Files (mode 0600) into a new directory on the host as a tar archive: no command line
-    ever holds their content."""
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        for name, content in files.items():
-            data = content.encode()
-            member = tarfile.TarInfo(name)
-            member.size, member.mode = len(data), 0o600
-            tar.addfile(member, io.BytesIO(data))
-    lab.run(host, "mkdir", "-p", "-m", "0700", directory)
-    lab.client.containers.get(host.name).put_archive(directory, archive.getvalue())
-
-
 def foreign_certificate(host) -> dict[str, str]:
     """A client certificate for ``host``'s datacenter, signed by a CA that is not the site's,
     and that CA's certificate."""
@@ -151,8 +135,9 @@ def test_an_agent_without_a_certificate_of_the_site_ca_cannot_join(lab, site_sec
     tls_files = foreign_certificate(host) if certificate != "none" else {}
     config = intruder_config(lab, host, site_secrets, tls_files)
     lab.run(host, "rm", "-rf", INTRUDER_DIR)
-    put_private_files(lab, host, INTRUDER_DIR, {**tls_files, "config.json": json.dumps(config)})
+    lab.run(host, "mkdir", "-m", "0700", INTRUDER_DIR)
     container = lab.client.containers.get(host.name)
+    put_private_files(container, INTRUDER_DIR, {**tls_files, "config.json": json.dumps(config)})
     container.exec_run(
         ["sh", "-c", f"exec /usr/local/bin/consul agent -config-file {INTRUDER_DIR}/config.json "
                      f"> {INTRUDER_DIR}/log 2>&1 & echo $! > {INTRUDER_DIR}/pid"],

@@ -42,6 +42,11 @@ __virtualname__ = "consul_acl"
 MANAGEMENT_PILLAR = "secrets:consul:acl:management:secret_id"
 # Consul 1.8's answer (403) for an unknown policy, token or request token.
 ACL_NOT_FOUND = "ACL not found"
+# Consul's answer while the agent runs without ACLs: nothing to wait for.
+ACLS_OFF = "ACL support disabled"
+# Seconds an agent's 500 is tried again, and between two tries.
+TRANSIENT_WAIT = 60
+TRANSIENT_INTERVAL = 2
 # What an update keeps of a token besides its description and policies (the platform sets
 # none of these, an operator may have).
 KEPT_ON_UPDATE = ("Roles", "ServiceIdentities", "NodeIdentities")
@@ -79,17 +84,27 @@ def _send(
     missing_ok: bool = False,
 ) -> Any:
     """GET ``path``, or PUT ``body`` to it. With ``missing_ok``, None when Consul answers
-    "ACL not found" (or 404). Raises CommandExecutionError naming the agent and ``action``."""
-    try:
-        if body is None:
-            return client.http.get(CB.json(allow_404=missing_ok), path)
-        return client.http.put(CB.json(), path, data=json.dumps(body))
-    except consul.ACLPermissionDenied as err:
-        if missing_ok and str(err) == ACL_NOT_FOUND:
-            return None
-        failure = err
-    except (consul.ConsulException, requests.RequestException) as err:
-        failure = err
+    "ACL not found" (or 404). An agent's 500 or a lost connection (a server restarting in the
+    same highstate, the leader last) is tried again for TRANSIENT_WAIT seconds; a refusal is
+    not. Raises CommandExecutionError naming the agent and ``action``."""
+    deadline = time.monotonic() + TRANSIENT_WAIT
+    while True:
+        try:
+            if body is None:
+                return client.http.get(CB.json(allow_404=missing_ok), path)
+            return client.http.put(CB.json(), path, data=json.dumps(body))
+        except consul.ACLPermissionDenied as err:
+            if missing_ok and str(err) == ACL_NOT_FOUND:
+                return None
+            failure = err
+            break
+        except (consul.ConsulException, requests.RequestException) as err:
+            failure = err
+            if ACLS_OFF in str(err) or time.monotonic() + TRANSIENT_INTERVAL > deadline:
+                break
+            log.warning("Consul agent at %s: %s: %s; trying again", client.http.base_uri,
+                        action, err)
+            time.sleep(TRANSIENT_INTERVAL)
     raise CommandExecutionError(
         f"Consul agent at {client.http.base_uri}: {action} failed: {failure}"
     ) from failure

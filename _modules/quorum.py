@@ -28,7 +28,8 @@ __virtualname__ = "quorum"
 # The ZooKeeper ports unless pillar zookeeper:ports names others.
 ZOOKEEPER_PORTS = {"client": 2181, "peer": 2888, "election": 3888}
 MAX_CONTROL_NODES = 7
-KNOWN_ROLES = ("control", "compute")
+# control and compute decide membership and the plan; edge (HAProxy) is a client host like any.
+KNOWN_ROLES = ("control", "compute", "edge")
 # Consul's datacenter names (agent/config/builder.go, validateBasicName); it lowercases the
 # configured name first, so a capital letter would make Consul's name differ from the plan's.
 DATACENTER_NAME = re.compile(r"[a-z0-9_-]+")
@@ -63,6 +64,11 @@ SECURED_SITE_PILLAR = (
         f"secrets:consul:acl:tokens:{name}:{part}"
         for name in ("agent", "salt", "registrator", "services", "health_checks", "replication")
         for part in ("accessor_id", "secret_id")
+    ),
+    *(
+        f"secrets:zookeeper:{login}:{part}"
+        for login in ("quorum", "clients:mesos", "clients:marathon")
+        for part in ("user", "password")
     ),
 )
 # The command that makes the site's secrets (platform_secrets, docs/secrets.md).
@@ -529,6 +535,9 @@ def _security(pillar: Mapping, grains: Mapping | None = None) -> dict[str, Any]:
     return {
         "open": stage == "open",
         "stage": stage,
+        # The stages this one includes, in order (none when open): a formula whose programs
+        # switch something on at a stage applies what each of them adds.
+        "stages_reached": list(SECURITY_STAGES[1 : level + 1]),
         "gossip_key_pillar": source,
         # Certificates on every agent and ACLs switched on (default allow until secure).
         "tls": level >= 1,
@@ -971,8 +980,8 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
     Keys: datacenter, members, size, majority, fault_tolerance, bootstrap_expect, lan_peers,
     wan_peers, is_control, zookeeper_id, host, zookeeper_ports, zookeeper_servers,
     zookeeper_connect, mesos_zk_url, marathon_zk_url, primary_datacenter (the one that holds
-    Consul's ACLs), security (``stage``, one of SECURITY_STAGES; ``open``; ``gossip_key_pillar``:
-    the pillar key of Consul's gossip key, or None; what the stage switches on: ``tls``,
+    Consul's ACLs), security (``stage``, one of SECURITY_STAGES; ``open``; ``stages_reached``,
+    the stages from accept to this one; ``gossip_key_pillar``: the pillar key of Consul's gossip key, or None; what the stage switches on: ``tls``,
     ``acl_default_policy``, ``tokens_in_use``, ``verify_outgoing``, ``verify_incoming``).
 
     CLI Example:

@@ -215,6 +215,36 @@ def _acquire(
         raise
 
 
+def _release(
+    client: "consul.Consul",
+    lock: str,
+    session_id: str,
+    value: str | None,
+    timeout: float,
+    interval: float,
+) -> None:
+    """Release ``lock`` (writing ``value`` unless None) and destroy the session; bounded.
+
+    The release often falls while the Consul servers restart (a configuration change restarts
+    them in the same highstate): an agent's 500, or no answer, is retried for ``timeout``
+    seconds, since a session left behind would hold the lock and stop every other member. A
+    refusal (403) is not retried."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if value is not None:
+                client.kv.put(lock, value, release=session_id)
+            client.session.destroy(session_id)
+            return
+        except consul.ACLPermissionDenied:
+            raise
+        except (consul.ConsulException, requests.RequestException) as err:
+            if time.monotonic() + interval > deadline:
+                raise
+            log.warning("Releasing the lock %s: %s; trying again", lock, _first_line(err))
+        time.sleep(interval)
+
+
 @contextmanager
 def _agent_errors(client: "consul.Consul", action: str, restarted: bool) -> Iterator[None]:
     """Turn py-consul and transport errors into CommandExecutionError (``info.restarted``)."""
@@ -256,7 +286,7 @@ def _restart_locked(
         if not (err.info or {}).get("restarted"):
             # Not ready: nothing was restarted, the next run tries again.
             with _agent_errors(client, f"releasing the lock {lock}", restarted=False):
-                client.session.destroy(session_id)
+                _release(client, lock, session_id, None, timeout, interval)
             raise
         # Keep the lock: the other members must not restart into the same failure.
         try:
@@ -271,8 +301,7 @@ def _restart_locked(
             info=err.info,
         ) from err
     with _agent_errors(client, f"releasing the lock {lock} (session {session_id})", restarted=True):
-        client.kv.put(lock, _lock_value(node, name, "done"), release=session_id)
-        client.session.destroy(session_id)
+        _release(client, lock, session_id, _lock_value(node, name, "done"), timeout, interval)
     return answer
 
 

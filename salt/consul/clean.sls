@@ -1,5 +1,7 @@
-{#- Undoes the formula in reverse: service, backups, configuration, then binary and account. #}
+{#- Undoes the formula in reverse: certificate check, ACLs, service, backups, configuration,
+    then binary and account. #}
 include:
+  - .certificate.clean
   - .acl.clean
   - .service.clean
   - .backup.clean

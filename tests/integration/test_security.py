@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from lab import converge
 from lab.hosts import put_private_files
 from lab.inventory import read_secrets
 from platform_secrets import authority
@@ -28,6 +29,10 @@ GUARDED = [
     ("/v1/catalog/register", "PUT", json.dumps({"Node": "lab-intruder", "Address": "10.9.9.9"})),
     ("/v1/agent/self", "GET", None),
 ]
+# The node check of each agent's certificate (consul.certificate).
+CERTIFICATE_CHECK = "tls-certificate-expiry"
+# Seconds a changed check definition may take to be loaded, run and synced to the catalog.
+CHECK_TIMEOUT = 90
 # Not in /run: a tmpfs, which docker's archive API does not write into.
 INTRUDER_DIR = "/root/lab-intruder"
 INTRUDER_HTTP_PORT = 18500
@@ -57,6 +62,62 @@ def test_api_answers_the_right_token_on_every_server(lab):
         status, body = lab.http(host, "/v1/kv/lab/security", method="PUT", data="with-token")
         assert (status, body) == (200, "true"), host.name
     lab.http(lab.hosts_with("control")[0], "/v1/kv/lab/security", method="DELETE")
+
+
+def certificate_check(lab, host) -> dict | None:
+    """The host's certificate expiry check as the catalog has it, or None."""
+    checks = lab.consul(host, f"health/node/{host.name}") or []
+    return next((check for check in checks if check["CheckID"] == CERTIFICATE_CHECK), None)
+
+
+def test_every_agent_watches_the_expiry_of_its_certificate(lab):
+    for host in lab.hosts:
+        check = lab.wait_for(
+            f"{CERTIFICATE_CHECK} of {host.name} in the catalog",
+            lambda host=host: certificate_check(lab, host),
+            timeout=CHECK_TIMEOUT,
+        )
+        assert check["Status"] == "passing", (host.name, check)
+        # Passing from the start, until the first run (within the interval) says why.
+        assert check["Output"] == "" or "Certificate will not expire" in check["Output"], check
+
+
+def test_the_certificate_check_warns_within_its_window(lab):
+    """With a window longer than the certificate's life (400 days of 365) the check turns
+    warning, not critical (a critical node check would hide the node's services from DNS),
+    and saying so; the site's own window brings it back to passing."""
+    host = lab.hosts_with("compute", "dc1")[0]
+    window = {"consul": {"tls": {"expiry_check": {"warning_days": 400, "interval": "5s"}}}}
+
+    def apply(pillar: dict | None) -> None:
+        extra = [f"pillar={json.dumps(pillar)}"] if pillar is not None else []
+        answers, _ = converge.call(host.name, "state.apply", "consul.certificate", *extra,
+                                   timeout=600)
+        failed = [state["__id__"] for state in answers[host.name].values()
+                  if state["result"] is False]
+        assert not failed, failed
+
+    try:
+        apply(window)
+
+        def warning() -> dict | None:
+            check = certificate_check(lab, host)
+            return check if check and check["Status"] == "warning" else None
+
+        check = lab.wait_for(f"{CERTIFICATE_CHECK} of {host.name} warning", warning,
+                             timeout=CHECK_TIMEOUT)
+        assert "Certificate will expire" in check["Output"], check
+        assert "notAfter=" in check["Output"], check
+        # A warning node check leaves the node's services in DNS.
+        code, output = lab.run(host, "getent", "hosts", "consul.service.consul")
+        assert code == 0 and output.strip(), output
+    finally:
+        apply(None)
+    lab.wait_for(
+        f"{CERTIFICATE_CHECK} of {host.name} passing again",
+        lambda: (certificate_check(lab, host) or {}).get("Status") == "passing",
+        timeout=CHECK_TIMEOUT,
+    )
 
 
 def test_dns_answers_without_a_token_from_every_host(lab):

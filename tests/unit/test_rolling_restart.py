@@ -195,6 +195,47 @@ def test_the_lock_is_taken_when_the_agent_answers_again_after_a_server_restart(d
     assert holder_of(dc1) is None
 
 
+def test_the_lock_is_released_when_the_agent_answers_again_after_a_server_restart(dc1):
+    """Seen on the lab: a ZooKeeper member's release fell while the Consul servers restarted;
+    a session left behind would have stopped the other members for the lock's timeout."""
+    host = Host(dc1, "dc1-control-3")
+    put = host.agent.kv.put
+    refusals = iter([
+        consul.ConsulException("500 No cluster leader"),
+        requests.ConnectionError("connection refused"),
+    ])
+
+    def refused_on_release(*args, **kwargs):
+        if kwargs.get("release"):
+            for refusal in refusals:
+                raise refusal
+        return put(*args, **kwargs)
+
+    host.agent.kv.put = refused_on_release
+
+    assert host.restart()["lock"] == LOCK
+    assert holder_of(dc1) is None
+    assert dc1.sessions == {}
+    assert json.loads(dc1.entries[LOCK]["Value"])["state"] == "done"
+
+
+def test_a_release_the_agent_keeps_refusing_fails_naming_the_lock(dc1):
+    host = Host(dc1, "dc1-control-3")
+    put = host.agent.kv.put
+
+    def always_refused_on_release(*args, **kwargs):
+        if kwargs.get("release"):
+            raise consul.ConsulException("500 No cluster leader")
+        return put(*args, **kwargs)
+
+    host.agent.kv.put = always_refused_on_release
+
+    with pytest.raises(CommandExecutionError, match=f"releasing the lock {LOCK}") as failure:
+        host.restart()
+    assert failure.value.info == {"restarted": True}
+    assert host.restarts == 1
+
+
 def test_a_refused_token_is_not_retried(dc1):
     host = Host(dc1, "dc1-control-2")
 

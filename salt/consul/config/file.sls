@@ -68,8 +68,11 @@
           'https': {'verify_incoming': False},
         }}) %}
 {%-   endif %}
-{#-   The HTTPS API answers other hosts; plain HTTP stays on client_addr (loopback). #}
+{#-   The HTTPS API answers other hosts; plain HTTP stays on client_addr (loopback). Script
+      checks run only from the agent's own configuration files (the certificate expiry check
+      of consul.certificate), never from the API. #}
 {%-   do computed.update({
+        'enable_local_script_checks': True,
         'ports': {'https': consul.tls.https_port},
         'addresses': {'https': '127.0.0.1 ' ~ plan.host.address},
         'primary_datacenter': plan.primary_datacenter,

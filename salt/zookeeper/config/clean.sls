@@ -1,4 +1,5 @@
-{#- Removes what config/ wrote, once the service is stopped: the environment file, and, unless
+{#- Removes what config/ wrote, once the service is stopped: the environment file, the members'
+    JAAS file, and, unless
     the OS package owns them (its purge removes them: install/clean.sls), zoo.cfg,
     log4j.properties and myid. The data directory goes only with
     zookeeper:clean:remove_data: true; the log directory stays. #}
@@ -8,11 +9,15 @@
 include:
   - {{ tplroot }}.service.clean
 
-zookeeper-clean-file-absent-environment:
+{%- for name, path in [('environment', zookeeper.service.environment_file),
+                        ('jaas', zookeeper.security.jaas_file)] %}
+
+zookeeper-clean-file-absent-{{ name }}:
   file.absent:
-    - name: {{ zookeeper.service.environment_file }}
+    - name: {{ path }}
     - require:
       - sls: {{ tplroot }}.service.clean
+{%- endfor %}
 {%- if zookeeper.install.method != 'package' %}
 {%-   for name, written in [('zoo.cfg', True), ('log4j.properties', zookeeper.log4j)] if written %}
 

@@ -1,7 +1,8 @@
-{#- zoo.cfg, myid, log4j.properties and the server's environment (JVM heap; on Debian also the
-    classpath). The id and the server.N lines come from the quorum module: position N in
-    pillar datacenters:<dc>:control_nodes is id N. dataDir is persistent (Debian's example
-    configuration has /tmp/zookeeper). #}
+{#- zoo.cfg, myid, log4j.properties, the members' JAAS file and the server's environment (JVM
+    heap; on Debian also the classpath). The id and the server.N lines come from the quorum
+    module: position N in pillar datacenters:<dc>:control_nodes is id N. dataDir is persistent
+    (Debian's example configuration has /tmp/zookeeper). Authentication follows the site's
+    security stage (zookeeper:security in defaults.yaml). #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
@@ -13,11 +14,19 @@
             ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes; "
             ~ "apply the zookeeper formula to those only") }}
 {%- endif %}
-{%- set settings = salt['slsutil.merge'](
+{%- set stage_settings = {} %}
+{%- for stage in plan.security.stages_reached %}
+{%-   do stage_settings.update(zookeeper.security.stages.get(stage) or {}) %}
+{%- endfor %}
+{%- set settings = salt['slsutil.merge_all']([
       zookeeper.config,
+      stage_settings,
       {'dataDir': zookeeper.data_dir, 'clientPort': plan.zookeeper_ports.client},
-      strategy='overwrite') %}
+    ], strategy='overwrite') %}
 {%- set jvm_flags = ['-Xms' ~ zookeeper.jvm.heap, '-Xmx' ~ zookeeper.jvm.heap] %}
+{%- if stage_settings %}
+{%-   do jvm_flags.append('-Djava.security.auth.login.config=' ~ zookeeper.security.jaas_file) %}
+{%- endif %}
 {%- for name, value in zookeeper.jvm.system_properties | dictsort %}
 {%-   do jvm_flags.append('-D' ~ name ~ '=' ~ value) %}
 {%- endfor %}
@@ -75,5 +84,25 @@ zookeeper-config-file-file-managed-myid:
     - makedirs: True
     - require:
       - sls: {{ sls_install }}
+{%- if stage_settings %}
+
+zookeeper-config-file-file-managed-jaas:
+  file.managed:
+    - name: {{ zookeeper.security.jaas_file }}
+    - source: salt://{{ tplroot }}/files/jaas.conf.jinja
+    - template: jinja
+    - user: root
+    - group: {{ zookeeper.group }}
+    - mode: '0640'
+    - makedirs: True
+    - show_changes: False
+    - require:
+      - sls: {{ sls_install }}
+{%- else %}
+
+zookeeper-config-file-file-absent-jaas:
+  file.absent:
+    - name: {{ zookeeper.security.jaas_file }}
+{%- endif %}
 {{ environment_file('zookeeper-config-file', 'zookeeper', zookeeper.service.environment_file,
                     [{'comment': '', 'variables': environment}], sls_install) }}

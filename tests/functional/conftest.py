@@ -1,7 +1,8 @@
 """Fixtures of the functional tests: the masterless minion of one host of a plan (`minion`),
-Salt's loaders over the repository's custom modules (`loaders`, or `salt_with` for settings and
-a pillar of a test's own), and real single-server Consul agents on loopback, one per
-datacenter, on ports picked at random, one of them with ACLs (`acl_agent`).
+a host whose Mesos and Marathon write their files into a temporary directory (`control_plane`
+and `files`), Salt's loaders over the repository's custom modules (`loaders`, or `salt_with`
+for settings and a pillar of a test's own), and real single-server Consul agents on loopback,
+one per datacenter, on ports picked at random, one of them with ACLs (`acl_agent`).
 """
 
 import copy
@@ -21,11 +22,19 @@ import salt.config
 from saltfactories.utils.functional import Loaders
 from pytestshellutils.utils.ports import get_unused_localhost_port
 
-from tests.functional.harness import CONSUL_BINARY, REPO, Minion, write_pillar, write_yaml
+from tests.functional.harness import (
+    CONSUL_BINARY,
+    REPO,
+    Minion,
+    control_nodes,
+    control_plane_site,
+    stop_process,
+    write_pillar,
+    write_yaml,
+)
 
 # Seconds an agent may take to elect itself; with raft_multiplier 1 it takes about two.
 LEADER_TIMEOUT = 60
-STOP_TIMEOUT = 10
 # The management token of `acl_agent` (acl.tokens.master: the binary is Consul 1.8).
 MANAGEMENT_TOKEN = "0b7c1a3e-5f0d-4c55-9a57-0d1e2a3b4c5d"
 
@@ -40,6 +49,7 @@ class ConsulAgent:
     server_port: int
     log_path: Path
     https_port: int = 0
+    dns_port: int = 0
 
     @property
     def https_url(self) -> str:
@@ -105,15 +115,6 @@ def _wait_for(
     )
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-
-
 def _running_consul_agent(
     datacenter: str, directory: Path, settings: dict[str, Any] | None = None, https: bool = False
 ) -> Iterator[ConsulAgent]:
@@ -151,6 +152,7 @@ def _running_consul_agent(
         server_port=ports["server"],
         log_path=directory / "consul.log",
         https_port=max(ports["https"], 0),
+        dns_port=ports["dns"],
     )
     with agent.log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -166,7 +168,7 @@ def _running_consul_agent(
             _wait_for(agent, process, "management token", "/v1/acl/token/self", management_token)
         yield agent
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @pytest.fixture
@@ -288,5 +290,40 @@ def minion(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Minion]:
             host_grains = {"roles": list(roles), "datacenter": datacenter, **(grains or {})}
             minions[key] = Minion(directory, minion_id, host_grains, pillar_dir)
         return minions[key]
+
+    return make
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    """Where the test's control plane writes its files."""
+    directory = tmp_path / "files"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def control_plane(minion: Callable[..., Minion], files: Path) -> Callable[..., Minion]:
+    """``control_plane(size, minion_id=, roles=, grains=, security=)``: a host of datacenter
+    dc1 of ``size`` control nodes, whose Mesos and Marathon write into ``files``
+    (`control_plane_site`), with pillar ``security`` if given (default: the secure stage)."""
+
+    def make(
+        size: int,
+        minion_id: str = "dc1-control-1",
+        roles: tuple[str, ...] = ("control",),
+        grains: dict[str, Any] | None = None,
+        security: dict[str, Any] | None = None,
+    ) -> Minion:
+        datacenters = {
+            "dc1": {
+                "control_nodes": control_nodes("dc1", size),
+                "allow_even_control_nodes": False,
+            }
+        }
+        site = control_plane_site(files)
+        if security is not None:
+            site["security"] = security
+        return minion(minion_id, roles, "dc1", datacenters, site, grains=grains)
 
     return make

@@ -9,7 +9,9 @@ from here, never from one another.
 import copy
 import functools
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,33 @@ SALT_CALL = Path(sys.executable).with_name("salt-call")
 # Seconds one salt-call may take; a render takes about one.
 SALT_CALL_TIMEOUT = 120
 ENV_LINE = re.compile(r'^(?P<name>[A-Z0-9_]+)="(?P<value>(?:[^"\\]|\\.)*)"$')
+
+
+def haproxy_binary() -> str:
+    """HAProxy's binary (Debian's package, as the edge role installs it, in /usr/sbin); fails
+    the test with the fix when it is missing."""
+    found = shutil.which("haproxy", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if found is None:
+        pytest.fail(
+            "HAProxy's `haproxy` is missing, and the edge role's tests run it: "
+            "scripts/bootstrap installs it (apt package haproxy)",
+            pytrace=False,
+        )
+    return found
+
+
+# Seconds a process the tests started may take to stop before it is killed.
+STOP_TIMEOUT = 10
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a process a test started, by its pid: SIGTERM, then SIGKILL if it does not end."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
 
 
 def write_yaml(path: Path, data: Any) -> None:
@@ -76,6 +105,27 @@ def site_secrets() -> str:
     return init(directory).pillar_file.read_text()
 
 
+# The leaves of pillar `secrets` that are secret (the others are names, paths and the CA's
+# certificate): what must never appear in a state's output.
+SECRET_LEAVES = ("gossip_key", "secret_id", "password", "secret")
+
+
+def site_secrets_tree() -> dict[str, Any]:
+    """Pillar ``secrets`` of `site_secrets`."""
+    return yaml.safe_load(site_secrets())["secrets"]
+
+
+def secret_values(tree: dict[str, Any]) -> set[str]:
+    """The values of every SECRET_LEAVES key in the tree ``tree``."""
+    values = set()
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            values |= secret_values(value)
+        elif key in SECRET_LEAVES:
+            values.add(value)
+    return values
+
+
 def write_pillar(
     directory: Path, datacenters: dict[str, Any], site: dict[str, Any], secrets: bool = True
 ) -> Path:
@@ -92,6 +142,64 @@ def write_pillar(
     for name, settings in datacenters.items():
         write_datacenter(directory, name, settings)
     return directory
+
+
+# The Mesos agent's address in `control_plane_site` (mesos:agent:ip).
+AGENT_ADDRESS = "10.0.1.101"
+
+
+def control_plane_site(files: Path) -> dict[str, Any]:
+    """Mesos and Marathon installed by method none, with every path they write (flag files,
+    work directories, files of secrets) under ``files``."""
+    return {
+        "mesos": {
+            "install": {"method": "none"},
+            "master": {
+                "environment_file": str(files / "mesos-master"),
+                "work_dir": str(files / "master"),
+                # A documented flag given in pillar reaches the file; the plan's quorum wins.
+                "flags": {"offer_timeout": "1mins", "quorum": 99},
+                "security": {
+                    "zk_file": str(files / "master-zk"),
+                    "credentials_file": str(files / "credentials.json"),
+                },
+            },
+            "agent": {
+                "ip": AGENT_ADDRESS,
+                "environment_file": str(files / "mesos-agent"),
+                "work_dir": str(files / "agent"),
+                "attributes": {"rack": "r1"},
+                "security": {
+                    "master_file": str(files / "agent-master"),
+                    "credential_file": str(files / "agent-credential.json"),
+                },
+            },
+        },
+        "marathon": {
+            "install": {"method": "none"},
+            "environment_file": str(files / "marathon"),
+            "flags": {"checkpoint": False, "ha": True, "framework_name": "marathon"},
+            "security": {
+                "secret_file": str(files / "marathon-secret"),
+                "logback_file": str(files / "logback.xml"),
+            },
+        },
+    }
+
+
+def zk_url(size: int, path: str, login: dict[str, str] | None = None) -> str:
+    """The zk:// URL of ``path`` on a datacenter of ``size`` control nodes (`control_address`),
+    with the ZooKeeper ``login`` ({user, password}) if given."""
+    servers = ",".join(f"{control_address(position)}:2181" for position in range(1, size + 1))
+    credentials = f"{login['user']}:{login['password']}@" if login else ""
+    return f"zk://{credentials}{servers}{path}"
+
+
+def flag_value(value: str) -> str:
+    """A Mesos flag's value as Mesos reads it: a ``file://`` value is the file's content."""
+    if value.startswith("file://"):
+        return Path(value.removeprefix("file://")).read_text().strip()
+    return value
 
 
 def state_arguments(rendered: dict[str, Any], state_id: str) -> dict[str, Any]:
@@ -224,6 +332,20 @@ class Minion:
                 pytrace=False,
             )
         return returned
+
+    def render_managed_file(self, rendered: dict[str, Any], state_id: str, target: Path) -> str:
+        """What the file.managed state ``state_id`` of ``rendered`` would write: its template
+        rendered by this minion's Salt, with the state's context and the minion's pillar, into
+        ``target``."""
+        arguments = state_arguments(rendered, state_id)
+        process = self.run(
+            "cp.get_template",
+            arguments["source"],
+            str(target),
+            "config=" + json.dumps(arguments["context"]["config"]),
+        )
+        assert process.returncode == 0, process.stdout + process.stderr
+        return target.read_text()
 
     def apply(self, sls: str, test: bool = False) -> dict[str, dict[str, Any]]:
         """The results of ``state.sls sls``, by state id."""

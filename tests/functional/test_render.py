@@ -685,18 +685,13 @@ def test_resolv_conf_points_at_dnsmasq_and_keeps_search_and_options(tmp_path, mi
     compute = minion(
         "dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"], grains={"dns": host_resolver}
     )
-    resolver = state_arguments(compute.highstate(), "dns-resolver-file-file-managed")
-    rendered = tmp_path / "resolv.conf"
-
-    process = compute.run(
-        "cp.get_template",
-        resolver["source"],
-        str(rendered),
-        "config=" + json.dumps(resolver["context"]["config"]),
+    highstate = compute.highstate()
+    resolver = state_arguments(highstate, "dns-resolver-file-file-managed")
+    text = compute.render_managed_file(
+        highstate, "dns-resolver-file-file-managed", tmp_path / "resolv.conf"
     )
 
-    assert process.returncode == 0, process.stdout + process.stderr
-    assert [line for line in rendered.read_text().splitlines() if not line.startswith("#")] == [
+    assert [line for line in text.splitlines() if not line.startswith("#")] == [
         "nameserver 127.0.0.1",
         "search lab.example",
         "options ndots:0",
@@ -715,7 +710,7 @@ def test_clean_in_test_mode_resolves_every_requisite(minion, formula):
     assert all(result["result"] is not False for result in results.values()), results
 
 
-@pytest.mark.parametrize("formula", ["consul", "dns"])
+@pytest.mark.parametrize("formula", ["consul", "dns", "mesos", "marathon"])
 def test_pillar_example_documents_every_default_key(formula):
     defaults = yaml.safe_load((REPO / "salt" / formula / "defaults.yaml").read_text())
     example = yaml.safe_load((REPO / "salt" / formula / "pillar.example").read_text())

@@ -2,10 +2,14 @@
 
 The flags the formulas wrote on the hosts are checked against the flags documented for Mesos
 1.11 and Marathon 1.10 and against the plan: quorum = majority of the datacenter's control
-nodes, zk:// URLs naming every one of them. The tests of the running programs (a leading
-master, registered agents, a Marathon leader) need the binaries; the lab installs with method
-`none` because no package source of Mesos or Marathon is reachable here, and then those tests
-skip with that reason. They pass unchanged on a lab whose pillar points at a package source.
+nodes, zk:// URLs naming every one of them with the ZooKeeper logins of the site's secrets
+(the lab runs at the secure stage, where Mesos reads its URL from a root-only file). The tests
+of the running programs (a leading master, registered agents, a Marathon leader) need the
+binaries; the lab installs with method `none` because no package source of Mesos or Marathon
+is reachable here, and then those tests skip with that reason. On a lab whose pillar points at
+a package source they would also need to send the logins the secure stage requires of
+/master/state and /v2/leader (the `operator` principal, secrets:marathon:http), which they do
+not yet.
 """
 
 import json
@@ -13,6 +17,7 @@ import re
 
 import pytest
 
+from lab.inventory import read_secrets
 from tests.functional.harness import (
     MARATHON_FLAGS,
     MESOS_FLAGS,
@@ -42,9 +47,21 @@ def environment(lab, host, path: str) -> dict[str, str]:
     return variables
 
 
-def zk_url(lab, datacenter: str, path: str) -> str:
+def zk_url(lab, datacenter: str, path: str, client: str) -> str:
+    """The zk:// URL of ``path`` on the datacenter's ensemble with the ZooKeeper login of
+    ``client`` (mesos, marathon)."""
+    login = read_secrets()["zookeeper"]["clients"][client]
     members = ",".join(f"{host.address}:2181" for host in lab.hosts_with("control", datacenter))
-    return f"zk://{members}{path}"
+    return f"zk://{login['user']}:{login['password']}@{members}{path}"
+
+
+def flag_value(lab, host, value: str) -> str:
+    """A Mesos flag's value as Mesos reads it: a file:// value is the file's content."""
+    if not value.startswith("file://"):
+        return value
+    code, output = lab.run(host, "cat", value.removeprefix("file://"))
+    assert code == 0, f"{host.name}: {value}: {output}"
+    return output.strip()
 
 
 def majority(lab, datacenter: str) -> int:
@@ -90,7 +107,7 @@ def test_master_flags_are_documented_with_the_quorum_of_the_datacenter(lab, data
         flags = flags_of(environment(lab, host, "/etc/default/mesos-master"), "MESOS_")
 
         assert set(flags) <= MESOS_FLAGS["master"] | MESOS_FLAGS["common"], host.name
-        assert flags["zk"] == zk_url(lab, datacenter, "/mesos"), host.name
+        assert flag_value(lab, host, flags["zk"]) == zk_url(lab, datacenter, "/mesos", "mesos")
         assert flags["quorum"] == str(majority(lab, datacenter)), host.name
         assert flags["cluster"] == datacenter
         assert flags["ip"] == flags["hostname"] == flags["advertise_ip"] == host.address
@@ -108,7 +125,9 @@ def test_agent_flags_are_documented_and_point_at_the_datacenter_masters(lab, dat
         flags = flags_of(environment(lab, host, "/etc/default/mesos-agent"), "MESOS_")
 
         assert set(flags) <= MESOS_FLAGS["agent"] | MESOS_FLAGS["common"], host.name
-        assert flags["master"] == zk_url(lab, datacenter, "/mesos")
+        assert flag_value(lab, host, flags["master"]) == zk_url(
+            lab, datacenter, "/mesos", "mesos"
+        ), host.name
         assert flags["containerizers"] == "docker,mesos"
         assert f"datacenter:{datacenter}" in flags["attributes"].split(";")
         assert f"node:{host.name}" in flags["attributes"].split(";")
@@ -125,21 +144,22 @@ def test_marathon_flags_are_documented_and_use_the_datacenter_ensemble(lab, data
 
         documented = MARATHON_FLAGS["flags"] | MARATHON_FLAGS["switches"]
         assert marathon_flag_names(variables) <= documented, host.name
-        assert flags["master"] == zk_url(lab, datacenter, "/mesos")
-        assert flags["zk"] == zk_url(lab, datacenter, "/marathon")
+        assert flags["master"] == zk_url(lab, datacenter, "/mesos", "mesos")
+        assert flags["zk"] == zk_url(lab, datacenter, "/marathon", "marathon")
         assert flags["hostname"] == host.address
         assert flags["http_port"] == "8080"
 
 
-def test_services_are_registered_in_consul_with_http_checks(lab):
+def test_services_are_registered_in_consul_with_their_checks(lab):
+    # Marathon's /ping asks for a login at the secure stage: its check connects to the port.
     expected = {
-        "mesos-master": ("control", 5050, "/health"),
-        "marathon": ("control", 8080, "/ping"),
-        "mesos-agent": ("compute", 5051, "/health"),
+        "mesos-master": ("control", 5050, "http", "/health"),
+        "marathon": ("control", 8080, "tcp", "HTTP port"),
+        "mesos-agent": ("compute", 5051, "http", "/health"),
     }
     for datacenter in DATACENTERS:
         server = lab.hosts_with("control", datacenter)[0]
-        for service, (role, port, path) in expected.items():
+        for service, (role, port, kind, what) in expected.items():
             entries = lab.consul(server, f"health/service/{service}") or []
             hosts = lab.hosts_with(role, datacenter)
             assert {entry["Service"]["Address"] for entry in entries} == {
@@ -148,8 +168,8 @@ def test_services_are_registered_in_consul_with_http_checks(lab):
             for entry in entries:
                 assert entry["Service"]["Port"] == port
                 (check,) = [c for c in entry["Checks"] if c["ServiceName"] == service]
-                # Consul 1.8 reports no check definition; the name carries the path.
-                assert check["Type"] == "http" and check["Name"].endswith(path)
+                # Consul 1.8 reports no check definition; the name says what is checked.
+                assert check["Type"] == kind and check["Name"].endswith(what)
 
 
 def test_without_binaries_the_services_are_defined_and_left_stopped(lab, binaries):

@@ -1,5 +1,6 @@
 """The HTTP health function, against a real HTTP server on loopback."""
 
+import base64
 import http.server
 import importlib.util
 import threading
@@ -16,13 +17,25 @@ http_probe = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(http_probe)
 
 
+LOGIN_PILLAR = "secrets:marathon:http"
+LOGIN = {"user": "operator", "password": "0123abcd"}
+
+
 class Endpoints(http.server.BaseHTTPRequestHandler):
-    """``/health`` answers 200, ``/ping`` 503, everything else 404."""
+    """``/health`` answers 200, ``/ping`` 503, ``/private`` 200 with LOGIN and 401 without it
+    (as Marathon's API with --http_credentials), everything else 404."""
 
     STATUSES = {"/health": 200, "/ping": 503}
+    AUTHORIZATION = "Basic " + base64.b64encode(
+        f"{LOGIN['user']}:{LOGIN['password']}".encode()
+    ).decode()
 
     def do_GET(self) -> None:  # noqa: N802 (the handler's name is http.server's)
-        self.send_response(self.STATUSES.get(self.path, 404))
+        if self.path == "/private":
+            granted = self.headers.get("Authorization") == self.AUTHORIZATION
+            self.send_response(200 if granted else 401)
+        else:
+            self.send_response(self.STATUSES.get(self.path, 404))
         self.end_headers()
 
     def log_message(self, *args) -> None:
@@ -62,3 +75,26 @@ def test_proxies_from_the_environment_are_not_used(monkeypatch, server):
 def test_timeout_must_be_positive():
     with pytest.raises(SaltInvocationError, match="timeout must be positive"):
         http_probe.ok("http://127.0.0.1/health", timeout=0)
+
+
+@pytest.fixture
+def login_in_pillar(monkeypatch) -> dict[str, str]:
+    """The pillar of a host that holds LOGIN under LOGIN_PILLAR, as config.get reads it."""
+    pillar = {f"{LOGIN_PILLAR}:{part}": value for part, value in LOGIN.items()}
+    monkeypatch.setattr(http_probe, "__salt__", {"config.get": pillar.get}, raising=False)
+    return pillar
+
+
+def test_an_endpoint_that_asks_for_a_login_gets_the_one_the_pillar_key_names(
+    server, login_in_pillar
+):
+    with pytest.raises(CommandExecutionError, match=r"/private answered 401"):
+        http_probe.ok(f"{server}/private")
+    assert http_probe.ok(f"{server}/private", credentials_pillar=LOGIN_PILLAR) is True
+
+
+def test_a_login_missing_from_pillar_fails_naming_the_key(server, login_in_pillar):
+    del login_in_pillar[f"{LOGIN_PILLAR}:password"]
+
+    with pytest.raises(SaltInvocationError, match=f"pillar {LOGIN_PILLAR}:password holds nothing"):
+        http_probe.ok(f"{server}/private", credentials_pillar=LOGIN_PILLAR)

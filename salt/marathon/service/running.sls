@@ -1,13 +1,19 @@
 {#- The marathon unit and service, after the Mesos master. A changed flag restarts a running
     Marathon under the datacenter's Consul lock, one at a time, each waiting until the
-    restarted one answers /ping. With install method none and no launcher, the service is
-    defined and left stopped. #}
+    restarted one answers /ping (at the secure stage, where every path of Marathon's HTTP API
+    asks for it, with the login of secrets:marathon:http, which the probe reads from pillar on
+    the host). With install method none and no launcher, the service is defined and left
+    stopped. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
 {%- from "platform/macros.jinja" import systemd_service with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set binary = marathon.install[marathon.install.method].bin %}
+{%- set ping = {'url': 'http://' ~ plan.host.address ~ ':' ~ marathon.http_port ~ '/ping'} %}
+{%- if 'secure' in plan.security.stages_reached %}
+{%-   do ping.update({'credentials_pillar': 'secrets:marathon:http'}) %}
+{%- endif %}
 
 include:
   - mesos.master
@@ -34,7 +40,7 @@ include:
     'require': [{'sls': 'mesos.service.master'}],
     'health': {
       'function': 'http_probe.ok',
-      'kwargs': {'url': 'http://' ~ plan.host.address ~ ':' ~ marathon.http_port ~ '/ping'},
+      'kwargs': ping,
       'timeout': marathon.health.timeout,
     },
     'lock': marathon.rolling_restart.lock.format(datacenter=plan.datacenter),

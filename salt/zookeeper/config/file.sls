@@ -6,7 +6,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- from "platform/macros.jinja" import environment_file with context %}
+{%- from "platform/macros.jinja" import environment_file, stage_settings with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set myid = plan.zookeeper_id %}
 {%- if not myid %}
@@ -14,17 +14,16 @@
             ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes; "
             ~ "apply the zookeeper formula to those only") }}
 {%- endif %}
-{%- set stage_settings = {} %}
-{%- for stage in plan.security.stages_reached %}
-{%-   do stage_settings.update(zookeeper.security.stages.get(stage) or {}) %}
-{%- endfor %}
+{%- set security_settings = {} %}
+{%- do stage_settings(security_settings, zookeeper.security.stages,
+                      plan.security.stages_reached) %}
 {%- set settings = salt['slsutil.merge_all']([
       zookeeper.config,
-      stage_settings,
+      security_settings,
       {'dataDir': zookeeper.data_dir, 'clientPort': plan.zookeeper_ports.client},
     ], strategy='overwrite') %}
 {%- set jvm_flags = ['-Xms' ~ zookeeper.jvm.heap, '-Xmx' ~ zookeeper.jvm.heap] %}
-{%- if stage_settings %}
+{%- if security_settings %}
 {%-   do jvm_flags.append('-Djava.security.auth.login.config=' ~ zookeeper.security.jaas_file) %}
 {%- endif %}
 {%- for name, value in zookeeper.jvm.system_properties | dictsort %}
@@ -84,7 +83,7 @@ zookeeper-config-file-file-managed-myid:
     - makedirs: True
     - require:
       - sls: {{ sls_install }}
-{%- if stage_settings %}
+{%- if security_settings %}
 
 zookeeper-config-file-file-managed-jaas:
   file.managed:

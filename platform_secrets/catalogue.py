@@ -80,4 +80,6 @@ def needed(ca_certificate: Make, ca_key_file: Make) -> dict:
             },
         },
         "marathon": {"http": login("operator")},
+        # The edge's HAProxy stats page (basic authentication).
+        "haproxy": {"stats": login("stats")},
     }

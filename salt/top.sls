@@ -21,3 +21,8 @@ base:
     - docker
     - registrator
     - mesos.agent
+  # Edge hosts: HAProxy serving the Consul services of pillar haproxy:services to the outside,
+  # their instances found through the local agent's DNS (SRV records).
+  'G@roles:edge':
+    - match: compound
+    - haproxy

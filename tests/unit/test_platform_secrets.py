@@ -101,6 +101,7 @@ def test_first_run_makes_every_secret_in_private_files(tmp_path: Path):
         "secrets:mesos:principals:agent:secret",
         "secrets:mesos:principals:marathon:secret",
         "secrets:marathon:http:password",
+        "secrets:haproxy:stats:password",
     } <= made.keys()
     # Every secret is its own: no two values alike.
     assert len(set(secret_values(directory))) == len(secret_values(directory))

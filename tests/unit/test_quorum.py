@@ -406,6 +406,7 @@ def test_loader_plan_holds_every_key():
     assert quorum.plan()["security"] == {
         "open": False,
         "stage": "secure",
+        "stages_reached": ["accept", "verify", "secure"],
         "gossip_key_pillar": "secrets:consul:gossip_key",
         "tls": True,
         "acl_default_policy": "deny",
@@ -487,6 +488,16 @@ def test_host_on_both_roles_is_control_and_compute():
     host = quorum._plan(plan_of(dc1=1), grains(roles=["control", "compute"]))["host"]
 
     assert (host["is_control"], host["is_compute"], host["address"]) == (True, True, "10.0.1.11")
+
+
+def test_an_edge_host_is_a_client_of_its_datacenter_at_its_routed_address():
+    edge = {**COMPUTE_GRAINS, "id": "dc1-edge-1", "roles": ["edge"]}
+
+    plan = quorum._plan(plan_of(dc1=3), edge)
+
+    assert (plan["is_control"], plan["zookeeper_id"]) == (False, None)
+    assert plan["host"]["roles"] == ["edge"]
+    assert (plan["host"]["is_compute"], plan["host"]["address"]) == (False, "10.0.1.21")
 
 
 def test_host_address_falls_back_to_the_default_route_of_the_peers_family():
@@ -855,6 +866,7 @@ def test_the_sites_secrets_hold_the_gossip_key_before_the_older_place():
     assert quorum._security({"security": {"open": True}}) == {
         "open": True,
         "stage": "open",
+        "stages_reached": [],
         "gossip_key_pillar": None,
         "tls": False,
         "acl_default_policy": None,
@@ -1058,7 +1070,8 @@ def test_wrapper_module_checks_the_roster_as_salt_ssh_loads_it(tmp_path):
         ("accept", {"tls": True, "acl_default_policy": "allow", "tokens_in_use": False,
                     "verify_outgoing": False, "verify_incoming": False}),
         ("verify", {"tls": True, "acl_default_policy": "allow", "tokens_in_use": True,
-                    "verify_outgoing": True, "verify_incoming": False}),
+                    "verify_outgoing": True, "verify_incoming": False,
+                    "stages_reached": ["accept", "verify"]}),
         ("secure", {"tls": True, "acl_default_policy": "deny", "tokens_in_use": True,
                     "verify_outgoing": True, "verify_incoming": True}),
     ],

@@ -10,6 +10,7 @@ would. The site runs at the secure stage: quorum SASL required, sessions must au
 
 import contextlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ import uuid
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
 
 from lab import converge
 from lab.inventory import read_secrets
@@ -63,22 +65,28 @@ def session(host, login: str | None = "mesos"):
         client.close()
 
 
+def answer(request):
+    """The answer to a request of a session (kazoo's asynchronous result), bounded in time:
+    kazoo's own calls wait for ever while it reconnects."""
+    return request.get(timeout=SESSION_TIMEOUT)
+
+
 def create(host, path: str, value: str) -> None:
     with session(host) as client:
-        client.create(path, value.encode())
+        answer(client.create_async(path, value.encode()))
 
 
 def delete(host, path: str) -> None:
     with session(host) as client:
-        client.delete(path)
+        answer(client.delete_async(path))
 
 
 def znode_value(lab, host, path: str) -> str | None:
     """The data of ``path`` read on ``host``, None if it cannot be read."""
     try:
         with session(host) as client:
-            return client.get(path)[0].decode()
-    except KazooException:
+            return answer(client.get_async(path))[0].decode()
+    except (KazooException, KazooTimeoutError):
         return None
 
 
@@ -123,19 +131,30 @@ def test_a_znode_written_on_one_member_is_read_on_another(lab):
         delete(writer, path)
 
 
+# The member answers a request without a login with ZooKeeper 3.7's error code -124 (session
+# closed, authentication required), which kazoo 2.10 does not know: its connection thread
+# stops on it (and logs so), and the request goes unanswered.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_session_without_a_login_is_refused(lab):
     host = control(lab, "dc1")[0]
     since = lab.run(host, "date", "+%Y-%m-%d %H:%M:%S")[1].strip()
 
-    with pytest.raises(KazooException):
+    kazoo_log = logging.getLogger("kazoo.client")
+    kazoo_log.disabled = True
+    try:
         with session(host, login=None) as client:
-            client.get("/")
+            # The member closes the connection instead of answering: kazoo reports the loss,
+            # or keeps reconnecting until the bound.
+            with pytest.raises((KazooException, KazooTimeoutError)):
+                answer(client.get_async("/"))
+    finally:
+        kazoo_log.disabled = False
     # The member closed the session for want of a login, not for anything else.
     code, journal = lab.run(host, "journalctl", "-u", "zookeeper", "--since", since, "--no-pager")
     assert code == 0, journal
-    assert "does not match with expected authentication scheme" in journal, journal[-2000:]
+    assert "expected authentication scheme [digest], closing session" in journal, journal[-2000:]
     with session(host) as client:
-        assert client.exists("/zookeeper") is not None
+        assert answer(client.exists_async("/zookeeper")) is not None
 
 
 def test_a_member_with_a_wrong_quorum_secret_does_not_join(lab):

@@ -6,7 +6,8 @@ The agent is the one at the ``url`` argument, else ``consul_cluster:url`` (defau
 with the management token, whose SecretID is read from pillar: ``token_pillar`` names its key
 (default ``secrets:consul:acl:management:secret_id``). A token's own SecretID is named the
 same way, by its pillar key (``secret_id_pillar``), and read here: no SecretID is ever an
-argument, a return value, an error message or a log line.
+argument, a return value, an error message or a log line. An agent's own token is derived
+from the seed at ``secrets:consul:acl:agent_seed`` and its node name (``agent_token_*``).
 
 py-consul 1.8.0's ACL calls are not used: its policy calls encode the rules as JSON once more
 (HCL reaches Consul as a quoted string), it cannot read a policy by name, and its token and
@@ -18,6 +19,8 @@ for a request whose token it does not know; a read that gets this answer asks fo
 management token's own record to tell which.
 """
 
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -40,6 +43,11 @@ log = logging.getLogger(__name__)
 __virtualname__ = "consul_acl"
 
 MANAGEMENT_PILLAR = "secrets:consul:acl:management:secret_id"
+# The seed of every agent's own token: each host's AccessorID and SecretID are derived from it
+# and the node's name (agent_token_present).
+AGENT_SEED_PILLAR = "secrets:consul:acl:agent_seed"
+AGENT_ACCESSOR = "consul-agent-accessor"
+AGENT_SECRET = "consul-agent-secret"
 # Consul 1.8's answer (403) for an unknown policy, token or request token.
 ACL_NOT_FOUND = "ACL not found"
 # Consul's answer while the agent runs without ACLs: nothing to wait for.
@@ -254,38 +262,82 @@ def _token_state(
     client: "consul.Consul",
     accessor_id: str,
     wanted: dict[str, Any],
-    secret_id_pillar: str | None,
+    secret: tuple[str, str] | None,
     token_pillar: str,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The token's record and ``_changes`` toward ``wanted``; raises CommandExecutionError
-    when only deleting the token and making it again can get there."""
+    when only deleting the token and making it again can get there. ``secret``: the SecretID
+    it must have and where that comes from (for errors), or None."""
     current = _token(client, accessor_id, token_pillar)
     if current is None:
-        if secret_id_pillar is None:
+        if secret is None:
             raise CommandExecutionError(
                 f"ACL token {accessor_id} does not exist, and without secret_id_pillar there is "
                 "no SecretID to make it with"
             )
         return None, _changes(None, wanted)
     remake = f"delete it (consul acl token delete -id {accessor_id}) and apply again"
-    if secret_id_pillar is not None and current.get("SecretID") != _secret(secret_id_pillar):
+    if secret is not None and current.get("SecretID") != secret[0]:
         raise CommandExecutionError(
-            f"ACL token {accessor_id} exists with another SecretID than pillar "
-            f"{secret_id_pillar}: {remake} to make it with the pillar's"
+            f"ACL token {accessor_id} exists with another SecretID than {secret[1]}: {remake} "
+            "to make it with that one"
         )
     if current.get("Local", False) != wanted["Local"]:
         raise CommandExecutionError(
             f"ACL token {accessor_id} has Local {current.get('Local', False)}, which Consul "
             f"cannot change: {remake} to make it with Local {wanted['Local']}"
         )
-    view = {**current, "Policies": sorted(link["Name"] for link in current.get("Policies") or [])}
+    view = {
+        **current,
+        "Policies": sorted(link["Name"] for link in current.get("Policies") or []),
+        "NodeIdentities": current.get("NodeIdentities") or [],
+    }
     return current, _changes(view, wanted)
 
 
-def _token_wanted(description: str, policies: list[str], local: bool) -> dict[str, Any]:
+def _token_wanted(
+    description: str, policies: list[str], local: bool, node_identities: list | None = None
+) -> dict[str, Any]:
     if not isinstance(policies, list) or not all(isinstance(name, str) for name in policies):
         raise SaltInvocationError(f"policies must be a list of policy names, not {policies!r}")
-    return {"Description": description, "Policies": sorted(set(policies)), "Local": bool(local)}
+    wanted = {"Description": description, "Policies": sorted(set(policies)), "Local": bool(local)}
+    if node_identities is not None:
+        wanted["NodeIdentities"] = node_identities
+    return wanted
+
+
+def _pillar_secret(secret_id_pillar: str | None) -> tuple[str, str] | None:
+    if secret_id_pillar is None:
+        return None
+    return _secret(secret_id_pillar), f"pillar {secret_id_pillar}"
+
+
+def _put_token(
+    client: "consul.Consul",
+    accessor_id: str,
+    wanted: dict[str, Any],
+    secret: tuple[str, str] | None,
+    token_pillar: str,
+) -> dict[str, Any]:
+    """Create or update the token toward ``wanted``; what changed, without any SecretID."""
+    current, changes = _token_state(client, accessor_id, wanted, secret, token_pillar)
+    if not changes:
+        return {}
+    body = {
+        **{field: current[field] for field in KEPT_ON_UPDATE if current and field in current},
+        **wanted,
+        "AccessorID": accessor_id,
+        "Policies": [{"Name": name} for name in wanted["Policies"]],
+    }
+    if current is None:
+        body["SecretID"] = secret[0]
+        _send(client, f"creating ACL token {accessor_id}", "/v1/acl/token", body)
+        log.info("Created the Consul ACL token %s (%s)", accessor_id, wanted["Description"])
+    else:
+        path = f"/v1/acl/token/{accessor_id}"
+        _send(client, f"updating ACL token {accessor_id}", path, body)
+        log.info("Updated %s of the Consul ACL token %s", ", ".join(changes["new"]), accessor_id)
+    return changes
 
 
 def token_changes(
@@ -310,7 +362,8 @@ def token_changes(
     """
     wanted = _token_wanted(description, policies, local)
     client = _client(url, token_pillar)
-    return _token_state(client, accessor_id, wanted, secret_id_pillar, token_pillar)[1]
+    secret = _pillar_secret(secret_id_pillar)
+    return _token_state(client, accessor_id, wanted, secret, token_pillar)[1]
 
 
 def token_present(
@@ -344,24 +397,120 @@ def token_present(
     """
     wanted = _token_wanted(description, policies, local)
     client = _client(url, token_pillar)
-    current, changes = _token_state(client, accessor_id, wanted, secret_id_pillar, token_pillar)
-    if not changes:
-        return {}
-    body = {
-        **{field: current[field] for field in KEPT_ON_UPDATE if current and field in current},
-        **wanted,
-        "AccessorID": accessor_id,
-        "Policies": [{"Name": name} for name in wanted["Policies"]],
-    }
-    if current is None:
-        body["SecretID"] = _secret(secret_id_pillar)
-        _send(client, f"creating ACL token {accessor_id}", "/v1/acl/token", body)
-        log.info("Created the Consul ACL token %s (%s)", accessor_id, description)
-    else:
-        path = f"/v1/acl/token/{accessor_id}"
-        _send(client, f"updating ACL token {accessor_id}", path, body)
-        log.info("Updated %s of the Consul ACL token %s", ", ".join(changes["new"]), accessor_id)
-    return changes
+    return _put_token(client, accessor_id, wanted, _pillar_secret(secret_id_pillar), token_pillar)
+
+
+def _derived_id(seed: str, purpose: str, node: str) -> str:
+    """A UUID made from HMAC-SHA256(seed, "<purpose>:<node>"): its first 32 hex digits in
+    Consul's 8-4-4-4-12 form. The consul formula's acl-tokens.json.jinja derives the agent's
+    SecretID the same way on the host (hashutil.hmac_compute)."""
+    digest = hmac.new(seed.encode(), f"{purpose}:{node}".encode(), hashlib.sha256).hexdigest()
+    return str(uuid.UUID(digest[:32]))
+
+
+def _agent_ids(node: str, seed_pillar: str) -> tuple[str, tuple[str, str]]:
+    if not node or not isinstance(node, str):
+        raise SaltInvocationError(f"node must be a Consul node name, not {node!r}")
+    seed = _secret(seed_pillar)
+    accessor_id = _derived_id(seed, AGENT_ACCESSOR, node)
+    return accessor_id, (_derived_id(seed, AGENT_SECRET, node), f"the seed of pillar {seed_pillar}")
+
+
+def _agent_wanted(node: str, datacenter: str) -> dict[str, Any]:
+    if not datacenter or not isinstance(datacenter, str):
+        raise SaltInvocationError(f"datacenter must be a datacenter name, not {datacenter!r}")
+    identity = [{"NodeName": node, "Datacenter": datacenter}]
+    return _token_wanted(f"platform agent {node}", [], False, identity)
+
+
+def agent_token_accessor_id(node: str, seed_pillar: str = AGENT_SEED_PILLAR) -> str:
+    """
+    The AccessorID of ``node``'s agent token (not a secret), derived from the seed at pillar
+    key ``seed_pillar``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.agent_token_accessor_id dc1-compute-1
+    """
+    return _agent_ids(node, seed_pillar)[0]
+
+
+def agent_token_changes(
+    node: str,
+    datacenter: str,
+    seed_pillar: str = AGENT_SEED_PILLAR,
+    url: str | None = None,
+    token_pillar: str = MANAGEMENT_PILLAR,
+) -> dict[str, Any]:
+    """
+    What ``agent_token_present`` would change, changing nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.agent_token_changes dc1-compute-1 dc1
+    """
+    accessor_id, secret = _agent_ids(node, seed_pillar)
+    client = _client(url, token_pillar)
+    return _token_state(client, accessor_id, _agent_wanted(node, datacenter), secret,
+                        token_pillar)[1]
+
+
+def agent_token_present(
+    node: str,
+    datacenter: str,
+    seed_pillar: str = AGENT_SEED_PILLAR,
+    url: str | None = None,
+    token_pillar: str = MANAGEMENT_PILLAR,
+) -> dict[str, Any]:
+    """
+    Make the agent token of ``node``: Consul's node identity for that node in
+    ``datacenter`` (it may write that node and its checks, and read services), no policy.
+    Its AccessorID and SecretID are derived from the seed at pillar key ``seed_pillar`` and
+    the node's name, so that the host finds its own token without a secret per host. Returns
+    what changed, without any SecretID.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.agent_token_present dc1-compute-1 dc1
+    """
+    accessor_id, secret = _agent_ids(node, seed_pillar)
+    client = _client(url, token_pillar)
+    return _put_token(client, accessor_id, _agent_wanted(node, datacenter), secret, token_pillar)
+
+
+def _usable(
+    secret: str, what: str, timeout: float, interval: float, url: str | None
+) -> dict[str, Any]:
+    if interval <= 0 or timeout < 0:
+        raise SaltInvocationError(
+            f"interval must be positive and timeout not negative, not {interval} and {timeout}"
+        )
+    attempts = int(timeout // interval) + 1
+    deadline = time.monotonic() + timeout
+    for attempt in range(1, attempts + 1):
+        time_left = deadline - time.monotonic()
+        client = __utils__["consul_agent.client"](url, time_left=time_left, token=secret)
+        try:
+            # The local agent resolves the token itself for its own endpoints (a client just
+            # restarted into ACLs asks the servers in their older way for a while, and is
+            # told "ACL not found"); any known token may list the checks, filtered.
+            _send(client, f"using {what}", "/v1/agent/checks")
+            record = _send(client, f"reading {what}", "/v1/acl/token/self")
+            return _without_secret(record)
+        except CommandExecutionError as err:
+            error = err
+        if attempt == attempts or time.monotonic() + interval > deadline:
+            break
+        time.sleep(interval)
+    raise CommandExecutionError(
+        f"{what} is not usable after {attempt} tries in {timeout}s: {error}"
+    ) from error
 
 
 def token_usable(
@@ -381,31 +530,26 @@ def token_usable(
 
         salt-call consul_acl.token_usable secrets:consul:acl:tokens:salt:secret_id timeout=60
     """
-    if interval <= 0 or timeout < 0:
-        raise SaltInvocationError(
-            f"interval must be positive and timeout not negative, not {interval} and {timeout}"
-        )
-    secret = _secret(secret_id_pillar)
-    attempts = int(timeout // interval) + 1
-    deadline = time.monotonic() + timeout
-    for attempt in range(1, attempts + 1):
-        time_left = deadline - time.monotonic()
-        client = __utils__["consul_agent.client"](url, time_left=time_left, token=secret)
-        try:
-            # The local agent resolves the token itself for its own endpoints (a client just
-            # restarted into ACLs asks the servers in their older way for a while, and is
-            # told "ACL not found"); any known token may list the checks, filtered.
-            _send(client, f"using the token of pillar {secret_id_pillar}", "/v1/agent/checks")
-            record = _send(
-                client, f"reading the token of pillar {secret_id_pillar}", "/v1/acl/token/self"
-            )
-            return _without_secret(record)
-        except CommandExecutionError as err:
-            error = err
-        if attempt == attempts or time.monotonic() + interval > deadline:
-            break
-        time.sleep(interval)
-    raise CommandExecutionError(
-        f"the token of pillar {secret_id_pillar} is not usable after {attempt} tries in "
-        f"{timeout}s: {error}"
-    ) from error
+    return _usable(_secret(secret_id_pillar), f"the token of pillar {secret_id_pillar}",
+                   timeout, interval, url)
+
+
+def agent_token_usable(
+    node: str,
+    seed_pillar: str = AGENT_SEED_PILLAR,
+    timeout: float = 300,
+    interval: float = 2,
+    url: str | None = None,
+) -> dict[str, Any]:
+    """
+    Wait until Consul knows ``node``'s agent token (``agent_token_present``), as
+    ``token_usable`` does.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_acl.agent_token_usable dc1-compute-1 timeout=60
+    """
+    _, secret = _agent_ids(node, seed_pillar)
+    return _usable(secret[0], f"the agent token of {node}", timeout, interval, url)

@@ -62,9 +62,10 @@ SECURED_SITE_PILLAR = (
     "secrets:consul:acl:management:secret_id",
     *(
         f"secrets:consul:acl:tokens:{name}:{part}"
-        for name in ("agent", "salt", "registrator", "services", "health_checks", "replication")
+        for name in ("salt", "registrator", "services", "health_checks", "replication")
         for part in ("accessor_id", "secret_id")
     ),
+    "secrets:consul:acl:agent_seed",
     *(
         f"secrets:zookeeper:{login}:{part}"
         for login in ("quorum", "clients:mesos", "clients:marathon")
@@ -550,6 +551,24 @@ def _security(pillar: Mapping, grains: Mapping | None = None) -> dict[str, Any]:
     }
 
 
+def _agents(datacenters: Mapping, grains: Mapping, site: Site | None) -> list[dict[str, str]]:
+    """Every Consul agent of the site that the render knows, ``{"id", "datacenter"}`` by id:
+    the control nodes of every datacenter of pillar, every host of the roster (salt-ssh) and
+    this host. Under a minion or salt-call, a compute node of another host is not known."""
+    agents = {
+        node["id"]: str(name)
+        for name in _names(datacenters)
+        for node in datacenters[name]["control_nodes"]
+    }
+    if site is not None:
+        for minion_id, host_grains in site.hosts.items():
+            if host_grains.get("datacenter"):
+                agents[minion_id] = str(host_grains["datacenter"])
+    if grains.get("id") and grains.get("datacenter"):
+        agents[grains["id"]] = str(grains["datacenter"])
+    return [{"id": node, "datacenter": name} for node, name in sorted(agents.items())]
+
+
 def _primary_datacenter(datacenters: Mapping, pillar: Mapping) -> str:
     """The datacenter whose servers hold the ACLs (Consul's ``primary_datacenter``): pillar
     consul:primary_datacenter, else the first datacenter by name. It must never change."""
@@ -980,7 +999,8 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
     Keys: datacenter, members, size, majority, fault_tolerance, bootstrap_expect, lan_peers,
     wan_peers, is_control, zookeeper_id, host, zookeeper_ports, zookeeper_servers,
     zookeeper_connect, mesos_zk_url, marathon_zk_url, primary_datacenter (the one that holds
-    Consul's ACLs), security (``stage``, one of SECURITY_STAGES; ``open``; ``stages_reached``,
+    Consul's ACLs), agents (every Consul agent the render knows: ``{"id", "datacenter"}``),
+    security (``stage``, one of SECURITY_STAGES; ``open``; ``stages_reached``,
     the stages from accept to this one; ``gossip_key_pillar``: the pillar key of Consul's gossip key, or None; what the stage switches on: ``tls``,
     ``acl_default_policy``, ``tokens_in_use``, ``verify_outgoing``, ``verify_incoming``).
 
@@ -1001,4 +1021,5 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
         ),
         "security": _security(_pillar(), _grains()),
         "primary_datacenter": _primary_datacenter(_pillar_datacenters(), _pillar()),
+        "agents": _agents(_pillar_datacenters(), _grains(), _site()),
     }

@@ -104,6 +104,45 @@ def token_present(
     return _present(name, "token", f"ACL token {accessor_id} ({name})", arguments)
 
 
+def agent_token_present(name: str, datacenter: str) -> dict[str, Any]:
+    """
+    Make the agent token of node ``name`` in ``datacenter``: its node identity, its
+    AccessorID and SecretID derived from pillar secrets:consul:acl:agent_seed and the name
+    (see ``consul_acl.agent_token_present``).
+
+    .. code-block:: yaml
+
+        consul-acl-agent-token-present-dc1-compute-1:
+          consul_acl.agent_token_present:
+            - name: dc1-compute-1
+            - datacenter: dc1
+    """
+    arguments = {"node": name, "datacenter": datacenter}
+    return _present(name, "agent_token", f"the agent token of {name}", arguments)
+
+
+def _usable(name: str, function: str, arguments: dict[str, Any], what: str,
+            timeout: float) -> dict[str, Any]:
+    """Wait through ``consul_acl.<function>`` until ``what`` is usable; a dry run asks once."""
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    try:
+        if __opts__["test"]:
+            try:
+                usable = _salt(function, **arguments, timeout=0)
+            except CommandExecutionError:
+                ret["result"] = None
+                ret["comment"] = f"Would wait up to {timeout}s for {what}"
+                return ret
+        else:
+            usable = _salt(function, **arguments, timeout=timeout)
+    except SaltException as err:
+        ret["result"] = False
+        ret["comment"] = str(err)
+        return ret
+    ret["comment"] = f"{what[0].upper()}{what[1:]} is usable (AccessorID {usable['AccessorID']})"
+    return ret
+
+
 def token_usable(name: str, secret_id_pillar: str, timeout: float = 300) -> dict[str, Any]:
     """
     Wait at most ``timeout`` seconds until Consul knows the token whose SecretID is at pillar
@@ -117,24 +156,21 @@ def token_usable(name: str, secret_id_pillar: str, timeout: float = 300) -> dict
             - secret_id_pillar: secrets:consul:acl:tokens:salt:secret_id
             - timeout: 600
     """
-    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
-    try:
-        if __opts__["test"]:
-            try:
-                usable = _salt("token_usable", secret_id_pillar, timeout=0)
-            except CommandExecutionError:
-                ret["result"] = None
-                ret["comment"] = (
-                    f"Would wait up to {timeout}s for the token of pillar {secret_id_pillar}"
-                )
-                return ret
-        else:
-            usable = _salt("token_usable", secret_id_pillar, timeout=timeout)
-    except SaltException as err:
-        ret["result"] = False
-        ret["comment"] = str(err)
-        return ret
-    ret["comment"] = (
-        f"The token of pillar {secret_id_pillar} is usable (AccessorID {usable['AccessorID']})"
-    )
-    return ret
+    return _usable(name, "token_usable", {"secret_id_pillar": secret_id_pillar},
+                   f"the token of pillar {secret_id_pillar}", timeout)
+
+
+def agent_token_usable(name: str, timeout: float = 300) -> dict[str, Any]:
+    """
+    Wait at most ``timeout`` seconds until Consul knows the agent token of node ``name``.
+    Changes nothing; a dry run asks once and waits for nothing.
+
+    .. code-block:: yaml
+
+        consul-acl-agent-token-usable:
+          consul_acl.agent_token_usable:
+            - name: dc1-compute-1
+            - timeout: 600
+    """
+    return _usable(name, "agent_token_usable", {"node": name}, f"the agent token of {name}",
+                   timeout)

@@ -13,10 +13,9 @@ from collections.abc import Callable
 Make = Callable[[], str]
 
 # Consul ACL tokens by the client that presents them (docs/secrets.md says what each may do).
-# The management token is apart: only the state that creates the others uses it.
-CONSUL_TOKENS = (
-    "agent", "salt", "registrator", "services", "health_checks", "replication",
-)
+# The management token is apart: only the state that creates the others uses it; so are the
+# agents' own tokens, derived from agent_seed.
+CONSUL_TOKENS = ("salt", "registrator", "services", "health_checks", "replication")
 
 # ZooKeeper clients, each with its own user (in their zk:// URLs); the quorum has one more.
 ZOOKEEPER_CLIENTS = ("mesos", "marathon")
@@ -66,6 +65,8 @@ def needed(ca_certificate: Make, ca_key_file: Make) -> dict:
             "ca": {"cert": ca_certificate, "key_file": ca_key_file},
             "acl": {
                 "management": {"secret_id": token_id},
+                # Every agent's own token is derived from it and the node's name.
+                "agent_seed": password,
                 "tokens": {name: acl_token() for name in CONSUL_TOKENS},
             },
         },

@@ -7,6 +7,7 @@ comment.
 
 import json
 import urllib.request
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,18 +17,23 @@ from salt.exceptions import CommandExecutionError
 from saltfactories.utils.functional import Loaders
 
 from tests.functional.conftest import MANAGEMENT_TOKEN, ConsulAgent, salt_with
+from tests.functional.harness import REPO
 
 ANONYMOUS = "00000000-0000-0000-0000-000000000002"
 SALT_ACCESSOR = "2f2c5cbb-98c2-4b7e-8a3b-0a4b6e4a1d10"
 SALT_SECRET = "9d0e4b1c-3f6a-4e2b-8c7d-5a1b2c3d4e5f"
 # A token whose pillar SecretID Consul never gets: nobody makes it.
 UNMADE_SECRET = "7c3b2a19-0d8e-4f6a-9b5c-4e3d2c1b0a98"
-SECRETS = (MANAGEMENT_TOKEN, SALT_SECRET, UNMADE_SECRET)
+# The seed of the agents' own tokens.
+AGENT_SEED = "3b9f0c2d7e614a58b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8"
+SECRETS = (MANAGEMENT_TOKEN, SALT_SECRET, UNMADE_SECRET, AGENT_SEED)
+ACL_TOKENS_TEMPLATE = REPO / "salt" / "consul" / "files" / "acl-tokens.json.jinja"
 PILLAR = {
     "secrets": {
         "consul": {
             "acl": {
                 "management": {"secret_id": MANAGEMENT_TOKEN},
+                "agent_seed": AGENT_SEED,
                 "tokens": {
                     "salt": {"accessor_id": SALT_ACCESSOR, "secret_id": SALT_SECRET},
                     "unmade": {"secret_id": UNMADE_SECRET},
@@ -139,6 +145,51 @@ def test_a_token_is_made_with_the_pillar_secret_and_is_usable(acl_salt, acl_agen
     assert acl_agent.get("/v1/acl/token/self", SALT_SECRET)["AccessorID"] == SALT_ACCESSOR
     assert "SecretID" not in acl_salt.modules.consul_acl.token(SALT_ACCESSOR)
     assert_no_secret(dry, made, again, usable)
+
+
+def agent_secret_written_on_the_host(acl_salt, node: str) -> str:
+    """The agent token of ``node`` as the consul formula's acl-tokens.json template writes it
+    on the host, from the seed in pillar."""
+    text = acl_salt.modules.file.apply_template_on_contents(
+        Path(ACL_TOKENS_TEMPLATE).read_text(),
+        template="jinja",
+        context={"config": {"tokens": {}, "agent_node": node}},
+        defaults=None,
+        saltenv="base",
+    )
+    return json.loads(text)["acl"]["tokens"]["agent"]
+
+
+def test_an_agents_own_token_is_its_node_identity_with_the_secret_the_host_derives(
+    acl_salt, acl_agent
+):
+    states = acl_salt.states.consul_acl
+    node, datacenter = "dc1-compute-1", acl_agent.datacenter
+
+    dry = states.agent_token_present(name=node, datacenter=datacenter, test=True)
+    made = states.agent_token_present(name=node, datacenter=datacenter)
+    again = states.agent_token_present(name=node, datacenter=datacenter)
+    usable = states.agent_token_usable(name=node, timeout=5)
+    secret = agent_secret_written_on_the_host(acl_salt, node)
+    accessor_id = acl_salt.modules.consul_acl.agent_token_accessor_id(node)
+
+    new = {
+        "Description": f"platform agent {node}",
+        "Policies": [],
+        "Local": False,
+        "NodeIdentities": [{"NodeName": node, "Datacenter": datacenter}],
+    }
+    assert (dry.result, dry.changes) == (None, {"old": None, "new": new})
+    assert (made.result, made.changes) == (True, {"old": None, "new": new})
+    assert (again.result, again.changes) == (True, {})
+    assert usable.result is True and accessor_id in usable.comment
+    # The host's file holds the SecretID Consul made the token with.
+    assert acl_agent.get("/v1/acl/token/self", secret)["AccessorID"] == accessor_id
+    # Another node's token is another, and none of them is the seed's.
+    assert acl_salt.modules.consul_acl.agent_token_accessor_id("dc1-compute-2") != accessor_id
+    assert secret != agent_secret_written_on_the_host(acl_salt, "dc1-compute-2")
+    assert_no_secret(dry, made, again, usable)
+    assert secret not in json.dumps([dry.raw, made.raw, again.raw, usable.raw], default=str)
 
 
 def test_the_policies_of_an_existing_token_are_updated(acl_salt, acl_agent):

@@ -304,9 +304,9 @@ def tls_settings(config: dict[str, Any], version: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("stage", "verify_outgoing", "verify_incoming", "default_policy", "tokens"),
     [
-        ("accept", False, False, "allow", set()),
-        ("verify", True, False, "allow", {"agent"}),
-        ("secure", True, True, "deny", {"agent"}),
+        ("accept", False, False, "allow", False),
+        ("verify", True, False, "allow", True),
+        ("secure", True, True, "deny", True),
     ],
 )
 @pytest.mark.parametrize(
@@ -320,8 +320,9 @@ def test_each_security_stage_writes_the_tls_and_acl_keys_of_the_consul_version(
     site = {"consul": {"version": version}, "security": {"stage": stage}}
     highstate = minion(minion_id, roles, datacenters=SHAPES["one-dc"], site=site).highstate()
     config = consul_config(highstate)
-    token_names = state_arguments(highstate, "consul-config-file-file-managed-acl-tokens")[
-        "context"]["config"]["tokens"]
+    tokens_context = state_arguments(highstate, "consul-config-file-file-managed-acl-tokens")[
+        "context"]["config"]
+    token_names = tokens_context["tokens"]
     management_name = "master" if version.startswith("1.8") else "initial_management"
 
     assert tls_settings(config, version) == {
@@ -340,8 +341,9 @@ def test_each_security_stage_writes_the_tls_and_acl_keys_of_the_consul_version(
     else:
         # A client takes ACLs with its token (verify), after the servers (accept).
         assert "acl" not in config
-    expected = tokens | ({management_name} if management else set())
-    assert set(token_names) == expected
+    assert set(token_names) == ({management_name} if management else set())
+    # The agent presents its own token from verify on, derived on the host.
+    assert tokens_context["agent_node"] == (minion_id if tokens else "")
     # The tokens file names pillar keys; their values reach the host only in the file.
     assert all(value.startswith("secrets:consul:acl:") for value in token_names.values())
 
@@ -734,3 +736,23 @@ def test_servers_save_snapshots_on_a_timer_and_before_a_new_binary(minion):
         before_upgrade["require_in"]
     )
     assert not [state_id for state_id in compute if "backup" in state_id or "snapshot" in state_id]
+
+
+def test_the_first_control_node_makes_every_known_agents_token_and_each_host_waits_for_its_own(
+    minion,
+):
+    first = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"]).highstate()
+    compute = minion("dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"]).highstate()
+    prefix = "consul-acl-tokens-consul-acl-agent-token-present-"
+
+    # Masterless, the plan knows the control nodes of pillar and the host itself.
+    made = {
+        state_id.removeprefix(prefix): state_arguments(first, state_id)["datacenter"]
+        for state_id in first
+        if state_id.startswith(prefix)
+    }
+    assert made == {node["id"]: "dc1" for node in SHAPES["one-dc"]["dc1"]["control_nodes"]}
+    assert not [state_id for state_id in compute if state_id.startswith(prefix)]
+    for host, highstate in (("dc1-control-1", first), ("dc1-compute-1", compute)):
+        waits = state_arguments(highstate, "consul-acl-tokens-consul-acl-agent-token-usable")
+        assert waits["name"] == host

@@ -2,6 +2,8 @@
 test mode), not in any host's journal, process list or world-readable files. The CA's
 private key is on no host at all."""
 
+import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +12,11 @@ from lab.hosts import put_private_files
 from lab.inventory import SECRETS_DIR, read_secrets
 
 # Leaves of pillar `secrets` that are secret (the others are names, ids and a certificate).
-SECRET_LEAVES = ("gossip_key", "secret_id", "password", "secret")
+SECRET_LEAVES = ("gossip_key", "secret_id", "password", "secret", "agent_seed")
+REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("consul_acl", REPO / "_modules" / "consul_acl.py")
+consul_acl = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(consul_acl)
 PATTERNS = "/root/.lab-secret-patterns"
 # Where a host keeps files; /proc, /sys and /dev are not files.
 SCANNED = ["/etc", "/var", "/opt", "/usr/local", "/run", "/tmp", "/root", "/srv", "/home"]
@@ -25,13 +31,20 @@ def leaves(tree, path=()):
 
 
 @pytest.fixture(scope="module")
-def secrets() -> dict[str, str]:
-    """The site's secret values by pillar key, and the CA key's body."""
-    tree = {"secrets": read_secrets()}
+def secrets(lab) -> dict[str, str]:
+    """The site's secret values by pillar key, every agent's own token (derived from the
+    seed), and the CA key's body."""
+    site = read_secrets()
+    tree = {"secrets": site}
     found = {
         ":".join(path): value for path, value in leaves(tree)
         if path[-1] in SECRET_LEAVES and isinstance(value, str)
     }
+    seed = site["consul"]["acl"]["agent_seed"]
+    for host in lab.hosts:
+        found[f"agent token of {host.name}"] = consul_acl._derived_id(
+            seed, consul_acl.AGENT_SECRET, host.name
+        )
     key_lines = (SECRETS_DIR / "consul-ca.key").read_text().splitlines()
     found["CA private key"] = next(line for line in key_lines if not line.startswith("-----"))
     assert len(found) >= 10, found.keys()

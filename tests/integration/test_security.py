@@ -64,6 +64,37 @@ def test_api_answers_the_right_token_on_every_server(lab):
     lab.http(lab.hosts_with("control")[0], "/v1/kv/lab/security", method="DELETE")
 
 
+def agent_token(lab, host) -> str:
+    """The token the host's agent presents, read from its acl-tokens.json (never shown)."""
+    code, text = lab.run(host, "cat", "/etc/consul.d/acl-tokens.json")
+    assert code == 0, f"{host.name}: no acl-tokens.json"
+    return json.loads(text)["acl"]["tokens"]["agent"]
+
+
+def test_every_agent_presents_a_token_of_its_own_node_only(lab):
+    tokens = {}
+    for host in lab.hosts:
+        token = tokens[host.name] = agent_token(lab, host)
+        status, body = lab.http(host, "/v1/acl/token/self", token=token)
+        assert status == 200, (host.name, status)
+        record = json.loads(body)
+        assert record["NodeIdentities"] == [
+            {"NodeName": host.name, "Datacenter": host.datacenter}
+        ], host.name
+        assert not record.get("Policies"), host.name
+    assert len(set(tokens.values())) == len(tokens)
+    # It may write its own node, not another.
+    host = lab.hosts_with("compute", "dc1")[0]
+    other = {"Node": "lab-other-node", "Address": "10.9.9.9", "Datacenter": host.datacenter}
+    status, _ = lab.http(host, "/v1/catalog/register", method="PUT", data=json.dumps(other),
+                         token=tokens[host.name])
+    assert status == 403
+    own = {"Node": host.name, "Address": host.address, "Datacenter": host.datacenter}
+    status, _ = lab.http(host, "/v1/catalog/register", method="PUT", data=json.dumps(own),
+                         token=tokens[host.name])
+    assert status == 200
+
+
 def certificate_check(lab, host) -> dict | None:
     """The host's certificate expiry check as the catalog has it, or None."""
     checks = lab.consul(host, f"health/node/{host.name}") or []

@@ -93,7 +93,7 @@ def test_first_run_makes_every_secret_in_private_files(tmp_path: Path):
     assert not lines(result.stdout, "kept")
     assert {
         "secrets:consul:acl:management:secret_id",
-        "secrets:consul:acl:tokens:agent:secret_id",
+        "secrets:consul:acl:agent_seed",
         "secrets:consul:acl:tokens:registrator:secret_id",
         "secrets:zookeeper:quorum:password",
         "secrets:zookeeper:clients:mesos:password",

@@ -402,6 +402,7 @@ def test_loader_plan_holds_every_key():
         "marathon_zk_url",
         "security",
         "primary_datacenter",
+        "agents",
     }
     assert quorum.plan()["security"] == {
         "open": False,
@@ -1153,3 +1154,30 @@ def test_the_primary_datacenter_is_the_first_by_name_unless_pillar_names_one():
     assert quorum._primary_datacenter(TWO_DATACENTERS, named) == "dc2"
     with pytest.raises(SaltInvocationError, match="consul:primary_datacenter is 'dc9'"):
         quorum._primary_datacenter(TWO_DATACENTERS, {"consul": {"primary_datacenter": "dc9"}})
+
+
+# Every Consul agent of the site, for the agents' own tokens.
+
+
+def test_agents_are_the_control_nodes_the_roster_hosts_and_this_host():
+    datacenters = {"dc1": {"control_nodes": control_nodes("dc1", 3)},
+                   "dc2": {"control_nodes": control_nodes("dc2", 1)}}
+    site = quorum.Site("roster", {
+        "dc1-control-1": {"datacenter": "dc1"},
+        "dc1-compute-1": {"datacenter": "dc1"},
+        "dc2-compute-1": {"datacenter": "dc2"},
+    })
+    grains = {"id": "dc1-compute-2", "datacenter": "dc1"}
+
+    assert quorum._agents(datacenters, grains, site) == [
+        {"id": "dc1-compute-1", "datacenter": "dc1"},
+        {"id": "dc1-compute-2", "datacenter": "dc1"},
+        *({"id": node["id"], "datacenter": "dc1"} for node in control_nodes("dc1", 3)),
+        {"id": "dc2-compute-1", "datacenter": "dc2"},
+        {"id": control_nodes("dc2", 1)[0]["id"], "datacenter": "dc2"},
+    ]
+    # Without a roster (a minion, salt-call): the control nodes and this host.
+    assert [agent["id"] for agent in quorum._agents(datacenters, grains, None)] == sorted(
+        [node["id"] for name in ("dc1", "dc2") for node in datacenters[name]["control_nodes"]]
+        + ["dc1-compute-2"]
+    )

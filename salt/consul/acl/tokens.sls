@@ -1,8 +1,10 @@
 {#- The platform's ACL policies and tokens (consul:acl:policies and :tokens), made through the
     API with the management token by the first control node of the primary datacenter, once
     the ACL system answers: every token with the AccessorID and SecretID of pillar
-    secrets:consul:acl:tokens, so that a re-run finds it and makes no second one. The
-    anonymous token gets the policy of what DNS answers.
+    secrets:consul:acl:tokens, so that a re-run finds it and makes no second one; and every
+    agent's own token (its node identity) for each agent the plan knows, with ids derived from
+    pillar secrets:consul:acl:agent_seed and the node's name. The anonymous token gets the
+    policy of what DNS answers.
 
     From the stage where tokens are in use (plan.security.tokens_in_use), every host waits
     until the tokens it may present are known to Consul: on a new site every host converges at
@@ -62,6 +64,16 @@ consul-acl-tokens-consul-acl-token-present-{{ name }}:
 {%-     endfor %}
 {%-   endfor %}
 
+{%-   for agent in plan.agents %}
+
+consul-acl-tokens-consul-acl-agent-token-present-{{ agent.id }}:
+  consul_acl.agent_token_present:
+    - name: {{ agent.id }}
+    - datacenter: {{ agent.datacenter }}
+    - require:
+      - consul_acl: consul-acl-tokens-consul-acl-token-usable-management
+{%-   endfor %}
+
 {%-   if plan.security.tokens_in_use %}
 
 {#- Only once every program presents its own token: the anonymous token's read-only rules
@@ -78,6 +90,16 @@ consul-acl-tokens-consul-acl-token-present-anonymous:
 {%-   endif %}
 {%- endif %}
 {%- if plan.security.tokens_in_use %}
+
+consul-acl-tokens-consul-acl-agent-token-usable:
+  consul_acl.agent_token_usable:
+    - name: {{ plan.host.id }}
+    - timeout: {{ acl.token_wait }}
+    - require:
+      - consul_cluster: consul-service-running-consul-cluster-leader-elected
+{%-   if makes_tokens %}
+      - consul_acl: consul-acl-tokens-consul-acl-agent-token-present-{{ plan.host.id }}
+{%-   endif %}
 {%-   for name in acl.tokens | sort %}
 
 consul-acl-tokens-consul-acl-token-usable-{{ name }}:

@@ -97,7 +97,6 @@
                            'secrets:consul:acl:management:secret_id'}) %}
 {%-   endif %}
 {%-   if security.tokens_in_use %}
-{%-     do tokens.update({'agent': 'secrets:consul:acl:tokens:agent:secret_id'}) %}
 {%-     if plan.is_control and plan.datacenter != plan.primary_datacenter %}
 {%-       do tokens.update({'replication': 'secrets:consul:acl:tokens:replication:secret_id'}) %}
 {%-     endif %}
@@ -194,8 +193,8 @@ consul-config-file-file-managed-tls-key:
       - file: consul-config-file-file-managed-tls-ca
       - file: consul-config-file-file-managed-tls-cert
 
-{#- The template reads each token from pillar on the host: the rendered highstate carries
-    the pillar keys' names only. #}
+{#- The template reads each token from pillar on the host, and derives the agent's own from the
+    seed there: the rendered highstate carries the pillar keys' names only. #}
 consul-config-file-file-managed-acl-tokens:
   file.managed:
     - name: {{ tokens_file }}
@@ -204,6 +203,7 @@ consul-config-file-file-managed-acl-tokens:
     - context:
         config:
           tokens: {{ tokens | json }}
+          agent_node: {{ (plan.host.id if security.tokens_in_use else '') | json }}
     - user: root
     - group: {{ consul.group }}
     - mode: '0640'

@@ -7,7 +7,15 @@ set -eu
 : "${CONSUL_BIN:?}" "${BACKUP_DIR:?}" "${KEEP_DAYS:?}"
 umask 077
 snapshot="$BACKUP_DIR/consul-$(date -u +%Y%m%dT%H%M%SZ).snap"
-"$CONSUL_BIN" snapshot save "$snapshot" >/dev/null
+# The leader takes it: while a server restarts, or on an RPC connection the leader has just
+# dropped, the save fails once; it is tried three times, 5 s apart.
+tries=1
+until "$CONSUL_BIN" snapshot save "$snapshot" >/dev/null; do
+  [ "$tries" -lt 3 ] || exit 1
+  tries=$((tries + 1))
+  rm -f "$snapshot"
+  sleep 5
+done
 # It holds the datacenter's secrets (ACL tokens, KV); Consul writes it readable by all.
 chmod 600 "$snapshot"
 "$CONSUL_BIN" snapshot inspect "$snapshot" >/dev/null

@@ -13,6 +13,10 @@ route, which under salt-ssh is a round trip per call.
 host (``open``, ``accept``, ``verify``, ``secure``; docs/security.md), or None where the
 consul formula wrote none yet: the plan lets a running agent move one stage at a time.
 
+``zookeeper_security_stage`` is the same for the host's ZooKeeper configuration (zoo.cfg's
+quorum SASL settings), or None where there is no zoo.cfg: the zookeeper formula moves a running
+member one stage at a time, whatever stage pillar asks for.
+
 The grains read ``ip -j`` (iproute2 4.13 or later); without it, or when it fails or hangs,
 ``platform_routes`` is an empty list. They never raise: a grain that raises hides every
 other grain of the host.
@@ -40,6 +44,8 @@ CGROUP2_CONTROLLERS = "/sys/fs/cgroup/cgroup.controllers"
 SBIN_PATH = "/usr/sbin:/sbin"
 # The consul formula's agent configuration (consul:config_dir, then consul.json).
 CONSUL_CONFIG = "/etc/consul.d/consul.json"
+# The zookeeper formula's zoo.cfg (zookeeper:config_dir: Debian's, then the default).
+ZOOKEEPER_CONFIGS = ("/etc/zookeeper/conf/zoo.cfg", "/etc/zookeeper/zoo.cfg")
 
 
 def __virtual__():
@@ -226,3 +232,38 @@ def consul_security_stage() -> dict[str, str | None]:
     except (OSError, ValueError):
         config = None
     return {"consul_security_stage": _security_stage(config)}
+
+
+def _zookeeper_stage(text: str) -> str:
+    """The stage of a zoo.cfg the zookeeper formula wrote (zookeeper:security:stages): no
+    quorum SASL, open; spoken, accept; required of learners, verify; of servers too, secure."""
+    settings = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        settings[key.strip()] = value.strip().lower()
+    if settings.get("quorum.auth.enableSasl") != "true":
+        return "open"
+    if settings.get("quorum.auth.learnerRequireSasl") != "true":
+        return "accept"
+    if settings.get("quorum.auth.serverRequireSasl") != "true":
+        return "verify"
+    return "secure"
+
+
+def zookeeper_security_stage() -> dict[str, str | None]:
+    """
+    The security stage of the host's ZooKeeper configuration, None if it has none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call grains.get zookeeper_security_stage
+    """
+    for path in ZOOKEEPER_CONFIGS:
+        try:
+            with open(path, encoding="utf-8") as config_file:
+                return {"zookeeper_security_stage": _zookeeper_stage(config_file.read())}
+        except OSError:
+            continue
+    return {"zookeeper_security_stage": None}

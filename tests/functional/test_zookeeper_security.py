@@ -19,8 +19,10 @@ QUORUM_SASL = {
 }
 
 
-def render(minion, site):
-    host = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site)
+def render(minion, site, grains=None):
+    host = minion(
+        "dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site, grains=grains
+    )
     return host, host.show_sls("zookeeper.config")
 
 
@@ -105,3 +107,30 @@ def test_the_jaas_file_holds_the_quorum_login_of_the_sites_secrets(minion, tmp_p
     assert f'username="{login["user"]}"' in learner
     assert f'password="{login["password"]}";' in learner
     assert text.count("org.apache.zookeeper.server.auth.DigestLoginModule required") == 2
+
+
+@pytest.mark.parametrize(
+    ("current", "reached"),
+    [("open", "accept"), ("accept", "verify"), ("verify", "secure"), ("secure", "secure")],
+)
+def test_a_running_member_moves_one_stage_per_highstate_whatever_pillar_asks(
+    minion, current, reached
+):
+    """A site secured by an earlier tree: Consul at secure, its ZooKeeper members without SASL
+    (grain zookeeper_security_stage of their zoo.cfg). Each highstate takes them one step of
+    ZooKeeper's rolling procedure, and says so until they are there."""
+    _, rendered = render(
+        minion, {"security": {"stage": "secure"}}, {"zookeeper_security_stage": current}
+    )
+    _, expected = render(minion, {"security": {"stage": reached}})
+
+    assert authentication_settings(zoo_cfg(rendered)) == authentication_settings(
+        zoo_cfg(expected)
+    )
+    notification = "zookeeper-config-file-test-show-notification-stage"
+    if reached == "secure":
+        assert notification not in rendered
+    else:
+        text = state_arguments(rendered, notification)["text"]
+        assert f"from security stage {current} to {reached}" in text
+        assert "run the highstate again to reach secure" in text

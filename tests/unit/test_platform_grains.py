@@ -207,3 +207,25 @@ def test_consul_security_stage_is_none_without_a_readable_configuration(tmp_path
     for path in (tmp_path / "missing.json", broken):
         with patch.object(platform_grains, "CONSUL_CONFIG", str(path)):
             assert platform_grains.consul_security_stage() == {"consul_security_stage": None}
+
+
+@pytest.mark.parametrize(
+    ("lines", "stage"),
+    [
+        ([], "open"),
+        (["quorum.auth.enableSasl=false"], "open"),
+        (["quorum.auth.enableSasl=true", "quorum.auth.learnerRequireSasl=false"], "accept"),
+        (["quorum.auth.enableSasl=true", "quorum.auth.learnerRequireSasl=true",
+          "quorum.auth.serverRequireSasl=false"], "verify"),
+        (["quorum.auth.enableSasl=true", "quorum.auth.learnerRequireSasl=true",
+          "quorum.auth.serverRequireSasl=true"], "secure"),
+    ],
+)
+def test_zookeeper_security_stage_follows_the_quorum_sasl_settings(lines, stage):
+    text = "\n".join(["# Managed by Salt", "tickTime=2000", *lines, "server.1=10.0.1.11:2888:3888"])
+    assert platform_grains._zookeeper_stage(text) == stage
+
+
+def test_zookeeper_security_stage_is_none_without_a_zoo_cfg(tmp_path):
+    with patch.object(platform_grains, "ZOOKEEPER_CONFIGS", (str(tmp_path / "zoo.cfg"),)):
+        assert platform_grains.zookeeper_security_stage() == {"zookeeper_security_stage": None}

@@ -14,9 +14,16 @@
             ~ "on the nodes of pillar datacenters:" ~ grains['datacenter'] ~ ":control_nodes; "
             ~ "apply the zookeeper formula to those only") }}
 {%- endif %}
+{#- A running member moves one stage per highstate from the stage its zoo.cfg is at (grain
+    zookeeper_security_stage), as ZooKeeper's rolling procedure needs, whatever stage pillar
+    asks for: a site secured by an earlier tree, whose members never spoke SASL, gets there in
+    three highstates. #}
+{%- set asked = plan.security.stages_reached %}
+{%- set current = grains.get('zookeeper_security_stage') %}
+{%- set reached = asked if current is none
+      else asked[:['open', 'accept', 'verify', 'secure'].index(current) + 1] %}
 {%- set security_settings = {} %}
-{%- do stage_settings(security_settings, zookeeper.security.stages,
-                      plan.security.stages_reached) %}
+{%- do stage_settings(security_settings, zookeeper.security.stages, reached) %}
 {%- set settings = salt['slsutil.merge_all']([
       zookeeper.config,
       security_settings,
@@ -83,6 +90,15 @@ zookeeper-config-file-file-managed-myid:
     - makedirs: True
     - require:
       - sls: {{ sls_install }}
+{%- if reached != asked %}
+
+zookeeper-config-file-test-show-notification-stage:
+  test.show_notification:
+    - text: >-
+        ZooKeeper on {{ plan.host.id }} moves from security stage {{ current }} to
+        {{ reached[-1] }} in this highstate; run the highstate again to reach {{ asked[-1] }}
+        (one stage per highstate: docs/security.md)
+{%- endif %}
 {%- if security_settings %}
 
 zookeeper-config-file-file-managed-jaas:

@@ -1,5 +1,6 @@
 """
-Grains of the platform's hosts: their routes and their cgroup version.
+Grains of the platform's hosts: their routes, their cgroup version and what their Consul and
+ZooKeeper run.
 
 ``platform_routes`` lists the routes of the main routing table (IPv4 and IPv6) that have a
 source address: ``{"destination": "10.0.1.0/24" or "default", "source": "10.0.1.21",
@@ -17,6 +18,10 @@ consul formula wrote none yet: the plan lets a running agent move one stage at a
 quorum SASL settings), or None where there is no zoo.cfg: the zookeeper formula moves a running
 member one stage at a time, whatever stage pillar asks for.
 
+``consul_version`` is the release of the host's Consul binary, the first line of ``consul
+version`` (``Consul v1.8.7``), or None where there is none or it does not answer: the plan
+refuses a running agent a downgrade or a step Consul does not document (docs/operations.md).
+
 The grains read ``ip -j`` (iproute2 4.13 or later); without it, or when it fails or hangs,
 ``platform_routes`` is an empty list. They never raise: a grain that raises hides every
 other grain of the host.
@@ -26,6 +31,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
@@ -37,13 +43,18 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "platform"
 
-# Seconds one `ip` call may take; it answers in milliseconds.
-IP_TIMEOUT = 5
+# Seconds one command (`ip`, `consul version`) may take; they answer in milliseconds.
+COMMAND_TIMEOUT = 5
 CGROUP2_CONTROLLERS = "/sys/fs/cgroup/cgroup.controllers"
 # Where `ip` lives when PATH lacks the sbin directories (a non-login shell).
 SBIN_PATH = "/usr/sbin:/sbin"
 # The consul formula's agent configuration (consul:config_dir, then consul.json).
 CONSUL_CONFIG = "/etc/consul.d/consul.json"
+# Where the consul formula puts the binary: consul:install:archive:bin (and :none:bin), then
+# consul:install:package:bin.
+CONSUL_BINARY_PATH = "/usr/local/bin:/usr/bin"
+# The first line of `consul version`: the release, with an optional suffix (1.20.6+ent).
+CONSUL_VERSION_LINE = re.compile(r"Consul v(\d+(\.\d+)+([-+][0-9A-Za-z.+-]+)?)")
 # The zookeeper formula's zoo.cfg (zookeeper:config_dir: Debian's, then the default).
 ZOOKEEPER_CONFIGS = ("/etc/zookeeper/conf/zoo.cfg", "/etc/zookeeper/zoo.cfg")
 
@@ -54,27 +65,28 @@ def __virtual__():
     return __virtualname__
 
 
+def _output(command: list[str]) -> str | None:
+    """Standard output of ``command``; None when it fails or hangs."""
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.SubprocessError) as err:
+        log.debug("platform grains: %s failed: %s", " ".join(command), err)
+        return None
+    if result.returncode != 0:
+        log.debug("platform grains: %s: %s", " ".join(command), result.stderr.strip())
+        return None
+    return result.stdout
+
+
 def _ip(*args: str) -> str | None:
     """Standard output of ``ip -j <args>``; None when ip is missing, fails or hangs."""
     binary = shutil.which("ip") or shutil.which("ip", path=SBIN_PATH)
     if binary is None:
         log.debug("platform grains: no ip binary, platform_routes is empty")
         return None
-    try:
-        result = subprocess.run(
-            [binary, "-j", *args],
-            capture_output=True,
-            text=True,
-            timeout=IP_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as err:
-        log.debug("platform grains: ip -j %s failed: %s", " ".join(args), err)
-        return None
-    if result.returncode != 0:
-        log.debug("platform grains: ip -j %s: %s", " ".join(args), result.stderr.strip())
-        return None
-    return result.stdout
+    return _output([binary, "-j", *args])
 
 
 def _entries(text: str | None) -> list[Mapping]:
@@ -267,3 +279,25 @@ def zookeeper_security_stage() -> dict[str, str | None]:
         except OSError:
             continue
     return {"zookeeper_security_stage": None}
+
+
+def _consul_release(text: str | None) -> str | None:
+    """The release ``consul version`` printed on its first line (``Consul v1.8.7``)."""
+    first_line = text.splitlines()[0].strip() if text else ""
+    match = CONSUL_VERSION_LINE.fullmatch(first_line)
+    return match.group(1) if match else None
+
+
+def consul_version() -> dict[str, str | None]:
+    """
+    The release of the host's Consul binary, None if it has none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call grains.get consul_version
+    """
+    binary = shutil.which("consul", path=CONSUL_BINARY_PATH)
+    release = _consul_release(_output([binary, "version"])) if binary else None
+    return {"consul_version": release}

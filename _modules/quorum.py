@@ -47,6 +47,19 @@ VERSION_KEYS = (
     "marathon:install:archive:version",
 )
 PORT_KEYS = ("mesos:master:port", "mesos:agent:port", "marathon:http_port")
+# Consul's upgrade instructions: each upgrade jumps at most 2 releases of the second number
+# (1.12 to 1.14), except along the dedicated paths they give, (from, through, to): any release
+# from `from` through `through` goes straight to `to`.
+CONSUL_UPGRADE_DOCS = "https://developer.hashicorp.com/consul/docs/upgrade/instructions"
+CONSUL_UPGRADE_SPAN = 2
+CONSUL_DEDICATED_UPGRADES = (
+    ("1.8.0", "1.9.17", "1.10.12"),
+    ("1.6.9", "1.8.18", "1.8.19"),
+    ("1.2.4", "1.6.9", "1.6.10"),
+    ("0.8.5", "1.2.3", "1.2.4"),
+)
+# A release's numbers: (major, minor, patch).
+Release = tuple[int, int, int]
 # Consul's gossip keys are AES-128, -192 or -256 keys.
 GOSSIP_KEY_SIZES = (16, 24, 32)
 KEYGEN_COMMAND = "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
@@ -583,10 +596,89 @@ def _primary_datacenter(datacenters: Mapping, pillar: Mapping) -> str:
     return primary
 
 
+def _release(version: str) -> Release:
+    """The numbers of a release version, without its suffix: ``1.20.6+ent`` is (1, 20, 6),
+    ``1.20`` is (1, 20, 0)."""
+    numbers = [int(part) for part in re.split(r"[-+]", version, maxsplit=1)[0].split(".")]
+    major, minor, patch = (numbers + [0])[:3]
+    return major, minor, patch
+
+
+def _dedicated_upgrades(running: Release, target: Release) -> list[Release]:
+    """The releases a dedicated path of CONSUL_DEDICATED_UPGRADES takes ``running`` to, up to
+    ``target``."""
+    return [
+        _release(to)
+        for start, through, to in CONSUL_DEDICATED_UPGRADES
+        if _release(start) <= running <= _release(through) and running < _release(to) <= target
+    ]
+
+
+def _consul_step_documented(running: Release, target: Release) -> bool:
+    """Whether Consul's upgrade instructions take ``running`` straight to ``target``."""
+    same_major = running[0] == target[0]
+    return (same_major and target[1] - running[1] <= CONSUL_UPGRADE_SPAN) or (
+        target in _dedicated_upgrades(running, target)
+    )
+
+
+def _consul_upgrade_path(running: str, target: str) -> list[str] | None:
+    """The releases to set one after the other from ``running`` up to ``target`` (its last),
+    the longest documented step each time; ``1.12.x`` stands for that series' latest patch
+    release. None when Consul documents no path (a major version without a dedicated one)."""
+    current, goal = _release(running), _release(target)
+    steps = []
+    while not _consul_step_documented(current, goal):
+        candidates = [(to, ".".join(map(str, to))) for to in _dedicated_upgrades(current, goal)]
+        if current[0] == goal[0]:
+            series = (current[0], current[1] + CONSUL_UPGRADE_SPAN, 0)
+            candidates.append((series, f"{series[0]}.{series[1]}.x"))
+        if not candidates:
+            return None
+        current, step = max(candidates)
+        steps.append(step)
+    return [*steps, target]
+
+
+def _check_consul_upgrade(pillar: Mapping, grains: Mapping) -> None:
+    """A host that runs Consul (grain consul_version) takes pillar consul:version only along
+    Consul's upgrade instructions: no downgrade, no longer step. A new host takes any."""
+    target = _lookup(pillar, "consul:version")
+    running = grains.get("consul_version")
+    if target is None or not isinstance(running, str) or not VERSION.fullmatch(running):
+        return
+    where = f"pillar consul:version is {target} but {_host_id(grains)} runs Consul {running}"
+    if _release(target) < _release(running):
+        raise SaltInvocationError(
+            f"{where}: Consul does not support downgrades (its servers' raft data may hold what "
+            f"an older release cannot read). Set consul:version to {running} or later; going "
+            "back is a datacenter rebuilt at the older release from the snapshot its servers "
+            "saved before the upgrade (consul:backup)"
+        )
+    path = _consul_upgrade_path(running, target)
+    if path is None:
+        raise SaltInvocationError(
+            f"{where}: Consul documents no upgrade from {running} to a release of major "
+            f"version {_release(target)[0]} ({CONSUL_UPGRADE_DOCS}). Set consul:version to a "
+            f"{_release(running)[0]}.x release"
+        )
+    if len(path) > 1:
+        latest = any(step.endswith(".x") for step in path)
+        series = "; x: that series' latest patch release" if latest else ""
+        raise SaltInvocationError(
+            f"{where}: Consul upgrades by at most {CONSUL_UPGRADE_SPAN} minor releases at a "
+            f"time (1.12 to 1.14), or along a dedicated path ({CONSUL_UPGRADE_DOCS}). Set "
+            f"consul:version to {path[0]}, converge every host, and go on "
+            f"({' -> '.join([running, *path])}{series})"
+        )
+
+
 def _check_settings(pillar: Mapping, grains: Mapping | None = None) -> None:
-    """The programs' settings in pillar that the programs have rules for."""
+    """The programs' settings in pillar that the programs have rules for, and the steps a
+    running host may take from where it is."""
     _security(pillar, grains)
     _check_versions(pillar)
+    _check_consul_upgrade(pillar, grains or {})
     _check_ports(pillar)
 
 

@@ -490,6 +490,41 @@ def test_bad_plan_highstate_in_test_mode_changes_nothing(minion):
     assert not any(state_id.startswith(("dns-", "consul-")) for state_id in results)
 
 
+@pytest.mark.parametrize(
+    ("minion_id", "roles"), [("dc1-control-1", ["control"]), ("dc1-compute-1", ["compute"])]
+)
+def test_a_consul_version_jump_fails_the_render_of_every_host_that_runs_consul(
+    minion, minion_id, roles
+):
+    host = minion(
+        minion_id,
+        roles,
+        datacenters=SHAPES["one-dc"],
+        site={"consul": {"version": "1.21.0"}},
+        grains={"consul_version": "1.8.7"},
+    )
+
+    process = host.run("state.show_highstate")
+
+    assert process.returncode != 0
+    assert "Unable to render top file" in process.stderr
+    assert f"pillar consul:version is 1.21.0 but {minion_id} runs Consul 1.8.7" in process.stderr
+    assert "Set consul:version to 1.10.12, converge every host" in process.stderr
+
+
+def test_a_documented_consul_upgrade_renders_the_new_release(minion):
+    highstate = minion(
+        "dc1-control-1",
+        ["control"],
+        datacenters=SHAPES["one-dc"],
+        site={"consul": {"version": "1.10.12"}},
+        grains={"consul_version": "1.8.7"},
+    ).highstate()
+
+    archive = state_arguments(highstate, "consul-install-archive-archive-extracted")
+    assert archive["name"] == "/opt/consul/1.10.12"
+
+
 def test_rosters_match_the_shipped_datacenter_files():
     datacenters = pillar_datacenters()
     for shape, expected in (("1-datacenter", {"dc1"}), ("2-datacenter", {"dc1", "dc2"})):

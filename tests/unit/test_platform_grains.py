@@ -147,7 +147,7 @@ def test_platform_routes_without_an_ip_binary_are_empty():
 @pytest.mark.parametrize(
     "run",
     [
-        {"side_effect": subprocess.TimeoutExpired(["ip"], platform_grains.IP_TIMEOUT)},
+        {"side_effect": subprocess.TimeoutExpired(["ip"], platform_grains.COMMAND_TIMEOUT)},
         {"side_effect": PermissionError("ip")},
         {"return_value": subprocess.CompletedProcess(["ip"], 1, "", "Error: invalid argument")},
     ],
@@ -180,6 +180,7 @@ def test_salts_grains_loader_finds_the_grains_through_module_dirs(tmp_path):
 
     assert all(set(route) == ROUTE_KEYS for route in grains["platform_routes"])
     assert grains["cgroup_version"] in (1, 2)
+    assert "consul_version" in grains
 
 
 @pytest.mark.parametrize(
@@ -229,3 +230,39 @@ def test_zookeeper_security_stage_follows_the_quorum_sasl_settings(lines, stage)
 def test_zookeeper_security_stage_is_none_without_a_zoo_cfg(tmp_path):
     with patch.object(platform_grains, "ZOOKEEPER_CONFIGS", (str(tmp_path / "zoo.cfg"),)):
         assert platform_grains.zookeeper_security_stage() == {"zookeeper_security_stage": None}
+
+
+@pytest.mark.parametrize(
+    ("output", "release"),
+    [
+        ("Consul v1.8.7\nProtocol 2 spoken by default, understands 2 to 3\n", "1.8.7"),
+        ("Consul v1.20.6+ent\nRevision 7b7ae8b3\nBuild Date 2025-04-16T12:00:00Z\n",
+         "1.20.6+ent"),
+        ("Consul v1.21.0-rc1\n", "1.21.0-rc1"),
+        ("Usage: consul [--version] [--help] <command> [<args>]\n", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_consul_version_is_the_release_on_the_first_line_of_consul_version(output, release):
+    assert platform_grains._consul_release(output) == release
+
+
+def fake_consul(directory: Path, script: str) -> None:
+    binary = directory / "consul"
+    binary.write_text(f"#!/bin/sh\n{script}\n")
+    binary.chmod(0o755)
+
+
+def test_consul_version_asks_the_consul_binary(tmp_path):
+    fake_consul(tmp_path, '[ "$1" = version ] && echo "Consul v1.8.7" && echo "Protocol 2"')
+
+    with patch.object(platform_grains, "CONSUL_BINARY_PATH", str(tmp_path)):
+        assert platform_grains.consul_version() == {"consul_version": "1.8.7"}
+
+
+def test_consul_version_is_none_without_a_consul_that_answers(tmp_path):
+    with patch.object(platform_grains, "CONSUL_BINARY_PATH", str(tmp_path)):
+        assert platform_grains.consul_version() == {"consul_version": None}
+        fake_consul(tmp_path, "exit 1")
+        assert platform_grains.consul_version() == {"consul_version": None}

@@ -1181,3 +1181,81 @@ def test_agents_are_the_control_nodes_the_roster_hosts_and_this_host():
         [node["id"] for name in ("dc1", "dc2") for node in datacenters[name]["control_nodes"]]
         + ["dc1-compute-2"]
     )
+
+
+# Consul's upgrade path from the release a host runs (grain consul_version).
+
+
+def consul_host(running: str | None) -> dict:
+    return {"id": "dc1-control-1", "consul_version": running}
+
+
+def consul_pillar(version: str) -> dict:
+    return secured({"consul": {"version": version}})
+
+
+@pytest.mark.parametrize("running", [None, "", "not a version"])
+def test_a_host_without_a_known_consul_release_may_take_any_version(running):
+    quorum._check_settings(consul_pillar("1.21.0"), consul_host(running))
+
+
+@pytest.mark.parametrize(
+    ("running", "asked"),
+    [
+        ("1.8.7", "1.8.7"),
+        ("1.20.6", "1.20.6+ent"),
+        ("1.8.7", "1.8.19"),
+        ("1.8.7", "1.10.3"),
+        ("1.20.6", "1.22.0"),
+        ("1.9.5", "1.10.12"),
+        ("1.2.4", "1.6.10"),
+    ],
+    ids=["same release", "same release, other build", "patch", "two minor releases",
+         "two minor releases of 1.2x", "one minor release", "a dedicated path"],
+)
+def test_a_running_consul_takes_a_step_its_upgrade_instructions_document(running, asked):
+    quorum._check_settings(consul_pillar(asked), consul_host(running))
+
+
+@pytest.mark.parametrize(("running", "asked"), [("1.10.12", "1.8.7"), ("1.20.6", "1.20.5")])
+def test_a_running_consul_is_refused_a_downgrade(running, asked):
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._check_settings(consul_pillar(asked), consul_host(running))
+
+    message = str(error.value)
+    assert f"pillar consul:version is {asked} but dc1-control-1 runs Consul {running}" in message
+    assert "does not support downgrades" in message
+    assert f"Set consul:version to {running} or later" in message
+
+
+def test_a_running_consul_is_refused_a_jump_and_told_the_supported_path():
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._check_settings(consul_pillar("1.21.0"), consul_host("1.8.7"))
+
+    message = str(error.value)
+    assert "pillar consul:version is 1.21.0 but dc1-control-1 runs Consul 1.8.7" in message
+    assert "at most 2 minor releases at a time" in message
+    assert quorum.CONSUL_UPGRADE_DOCS in message
+    assert "Set consul:version to 1.10.12, converge every host" in message
+    assert "1.8.7 -> 1.10.12 -> 1.12.x -> 1.14.x -> 1.16.x -> 1.18.x -> 1.20.x -> 1.21.0" in message
+
+
+@pytest.mark.parametrize(
+    ("running", "target", "path"),
+    [
+        ("1.12.0", "1.15.0", ["1.14.x", "1.15.0"]),
+        ("1.3.1", "1.12.0", ["1.6.10", "1.8.19", "1.10.12", "1.12.0"]),
+    ],
+    ids=["1.12 to 1.15", "1.3.1 to 1.12"],
+)
+def test_the_upgrade_path_is_the_one_of_hashicorps_examples(running, target, path):
+    assert quorum._consul_upgrade_path(running, target) == path
+
+
+def test_a_new_major_version_without_a_documented_path_is_refused():
+    with pytest.raises(SaltInvocationError) as error:
+        quorum._check_settings(consul_pillar("2.0.0"), consul_host("1.21.3"))
+
+    assert "Consul documents no upgrade from 1.21.3 to a release of major version 2" in str(
+        error.value
+    )

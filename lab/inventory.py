@@ -21,6 +21,9 @@ CONFIG_DIR = LAB_DIR / "etc" / "salt"
 SALTFILE = LAB_DIR / "Saltfile"
 SECRETS_DIR = LAB_DIR / "secrets"
 SECURITY_PILLAR = PILLAR_DIR / "security.sls"
+# What the lab's edge hosts serve (pillar haproxy:services): the containers a test runs with
+# SERVICE_NAME=demo, checked with GET / (the test image's page).
+EDGE_SERVICES = {"demo": {"port": 8000, "check": {"path": "/"}}}
 # Where labs before scripts/secrets kept their gossip key.
 OLD_GOSSIP_KEY = SECRETS_DIR / "consul-gossip-key"
 
@@ -85,6 +88,25 @@ def set_security_stage(stage: str | None) -> None:
     )
 
 
+def site() -> dict:
+    """The lab's site pillar: everything from the lab's mirror, the edge's services."""
+    consul_version, _ = consul_release()
+    mirror = f"http://{MIRROR_HOSTNAME}:{MIRROR_PORT}"
+    return {
+        "consul": {
+            "version": consul_version,
+            "install": {"method": "archive", "archive": {"base_url": f"{mirror}/consul"}},
+        },
+        # No package source of Mesos or Marathon is reachable from here: their states write
+        # every flag file, unit and Consul definition and leave the services stopped.
+        "mesos": {"install": {"method": "none"}},
+        "marathon": {"install": {"method": "none"}},
+        "haproxy": {"services": EDGE_SERVICES},
+        "lab": {"mirror": mirror},
+        **site_pillar(mirror),
+    }
+
+
 def write(layout: Layout) -> None:
     """Write the roster, the pillar (one file per datacenter), the Salt config and Saltfile;
     make the site's secrets if they are missing."""
@@ -118,21 +140,7 @@ def write(layout: Layout) -> None:
     for stale in (PILLAR_DIR / "datacenters").glob("*.sls"):
         if stale.stem not in layout.datacenters:
             stale.unlink()
-    consul_version, _ = consul_release()
-    mirror = f"http://{MIRROR_HOSTNAME}:{MIRROR_PORT}"
-    site = {
-        "consul": {
-            "version": consul_version,
-            "install": {"method": "archive", "archive": {"base_url": f"{mirror}/consul"}},
-        },
-        # No package source of Mesos or Marathon is reachable from here: their states write
-        # every flag file, unit and Consul definition and leave the services stopped.
-        "mesos": {"install": {"method": "none"}},
-        "marathon": {"install": {"method": "none"}},
-        "lab": {"mirror": mirror},
-        **site_pillar(mirror),
-    }
-    write_yaml(PILLAR_DIR / "site.sls", site, generated)
+    write_yaml(PILLAR_DIR / "site.sls", site(), generated)
     top = {
         "base": {
             "*": [

@@ -18,8 +18,8 @@ MIRROR_HOSTNAME = "mirror.lab"
 # The Debian releases the lab builds hosts of; a datacenter without @RELEASE runs the first.
 RELEASES = ("bookworm", "trixie")
 DEFAULT_RELEASE = RELEASES[0]
-# Both releases in every run: dc1 on bookworm, dc2 on trixie.
-DEFAULT_SHAPE = "dc1=3+1,dc2=1+1@trixie"
+# Both releases in every run: dc1 on bookworm with an edge host, dc2 on trixie.
+DEFAULT_SHAPE = "dc1=3+1+1,dc2=1+1@trixie"
 # The lab's own networks: 10.231.0.0/24 is the WAN of the control nodes, 10.231.N.0/24 the
 # LAN of the N-th datacenter. Override with LAB_SUBNET_PREFIX if it collides with a site's.
 DEFAULT_SUBNET_PREFIX = "10.231"
@@ -48,17 +48,19 @@ class Network:
 
 
 class DatacenterShape(NamedTuple):
-    """One datacenter of a shape: ``dc2=1+1@trixie`` is ``("dc2", 1, 1, "trixie")``."""
+    """One datacenter of a shape: ``dc1=3+1+1`` is ``("dc1", 3, 1, "bookworm", 1)``,
+    ``dc2=1+1@trixie`` is ``("dc2", 1, 1, "trixie", 0)``."""
 
     name: str
     controls: int
     computes: int
     release: str
+    edges: int = 0
 
 
 @dataclass
 class Layout:
-    """The lab's datacenters, networks and hosts for a shape like ``dc1=3+1,dc2=1+1@trixie``."""
+    """The lab's datacenters, networks and hosts for a shape like ``dc1=3+1+1,dc2=1+1@trixie``."""
 
     shape: str
     subnet_prefix: str = DEFAULT_SUBNET_PREFIX
@@ -67,7 +69,7 @@ class Layout:
 
     def __post_init__(self) -> None:
         self.networks["wan"] = Network(f"{NETWORK_PREFIX}-wan", f"{self.subnet_prefix}.0.0/24")
-        for index, (datacenter, controls, computes, release) in enumerate(
+        for index, (datacenter, controls, computes, release, edges) in enumerate(
             parse_shape(self.shape), 1
         ):
             lan = f"{self.subnet_prefix}.{index}"
@@ -93,6 +95,16 @@ class Layout:
                         address=f"{lan}.{100 + number}",
                     )
                 )
+            for number in range(1, edges + 1):
+                self.hosts.append(
+                    Host(
+                        name=f"{datacenter}-edge-{number}",
+                        datacenter=datacenter,
+                        release=release,
+                        roles=("edge",),
+                        address=f"{lan}.{200 + number}",
+                    )
+                )
 
     @property
     def datacenters(self) -> list[str]:
@@ -111,26 +123,29 @@ class Layout:
 
 
 def parse_shape(shape: str) -> list[DatacenterShape]:
-    """``"dc1=3+1,dc2=1+1@trixie"`` -> ``[("dc1", 3, 1, "bookworm"), ("dc2", 1, 1, "trixie")]``,
-    with a clear error."""
+    """``"dc1=3+1+1,dc2=1+1@trixie"`` -> ``[("dc1", 3, 1, "bookworm", 1), ("dc2", 1, 1,
+    "trixie", 0)]``, with a clear error."""
     datacenters = []
     for part in shape.split(","):
-        match = re.fullmatch(r"\s*([a-z][a-z0-9-]*)=(\d+)\+(\d+)(?:@([^\s@]*))?\s*", part)
+        match = re.fullmatch(r"\s*([a-z][a-z0-9-]*)=(\d+)\+(\d+)(?:\+(\d+))?(?:@([^\s@]*))?\s*", part)
         if not match:
             raise ValueError(
-                f"lab shape {shape!r}: each datacenter is NAME=CONTROL+COMPUTE[@RELEASE], "
-                "e.g. dc1=3+1 or dc2=1+1@trixie"
+                f"lab shape {shape!r}: each datacenter is NAME=CONTROL+COMPUTE[+EDGE][@RELEASE], "
+                "e.g. dc1=3+1, dc1=3+1+1 or dc2=1+1@trixie"
             )
         name, controls, computes = match[1], int(match[2]), int(match[3])
-        release = DEFAULT_RELEASE if match[4] is None else match[4]
-        if not 1 <= controls <= 7 or not 0 <= computes <= 9:
-            raise ValueError(f"lab shape {shape!r}: {name} needs 1-7 control and 0-9 compute")
+        edges = int(match[4] or 0)
+        release = DEFAULT_RELEASE if match[5] is None else match[5]
+        if not 1 <= controls <= 7 or not 0 <= computes <= 9 or not 0 <= edges <= 9:
+            raise ValueError(
+                f"lab shape {shape!r}: {name} needs 1-7 control, 0-9 compute and 0-9 edge hosts"
+            )
         if release not in RELEASES:
             raise ValueError(
                 f"lab shape {shape!r}: {name}@{release} names no release the lab builds; "
                 f"use one of {', '.join(RELEASES)} (without @RELEASE: {DEFAULT_RELEASE})"
             )
-        datacenters.append(DatacenterShape(name, controls, computes, release))
+        datacenters.append(DatacenterShape(name, controls, computes, release, edges))
     if len({datacenter.name for datacenter in datacenters}) != len(datacenters):
         raise ValueError(f"lab shape {shape!r}: a datacenter appears twice")
     if len(datacenters) > 14:

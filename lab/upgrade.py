@@ -25,6 +25,7 @@ TREE_DIR = UPGRADE_DIR / "tree"
 PILLAR_DIR = UPGRADE_DIR / "pillar"
 CONFIG_DIR = UPGRADE_DIR / "etc" / "salt"
 SALTFILE = UPGRADE_DIR / "Saltfile"
+ROSTER = UPGRADE_DIR / "roster"
 RESULT_FILE = UPGRADE_DIR / "result.json"
 # The last release point: the tree before the series of changes that moved the formulas'
 # shared macros, host facts and modules (2026-11-29). CI upgrades from it on every run.
@@ -32,6 +33,9 @@ RELEASE_POINT = "a50f29c4792d9f11150ec31028d0975845eafa6f"
 # The earlier tree runs an open site (gossip encrypted, nothing else): the current one secures
 # it one stage at a time, each converged on every host before the next (docs/security.md).
 STAGES = ("accept", "verify", "secure")
+# The roles of the release point: its plan check refuses a host with another (the edge role
+# came later), so such hosts join after the upgrade, as an operator adds them.
+EARLIER_ROLES = {"control", "compute"}
 
 
 def resolve(ref: str) -> str:
@@ -75,14 +79,20 @@ def write_config(tree: Path) -> Path:
         module_dirs=[str(tree)],
     )
     inventory.write_yaml(CONFIG_DIR / "master", master, "Converges the lab with an earlier tree.")
+    roster = {
+        name: entry for name, entry in yaml.safe_load(inventory.ROSTER.read_text()).items()
+        if set(entry["minion_opts"]["grains"]["roles"]) <= EARLIER_ROLES
+    }
+    inventory.write_yaml(ROSTER, roster, "The hosts the earlier tree converges.")
     saltfile = yaml.safe_load(inventory.SALTFILE.read_text())
-    saltfile["salt-ssh"]["config_dir"] = str(CONFIG_DIR)
+    saltfile["salt-ssh"].update(config_dir=str(CONFIG_DIR), roster_file=str(ROSTER))
     inventory.write_yaml(SALTFILE, saltfile, "Converges the lab with an earlier tree.")
     return SALTFILE
 
 
 def converge_earlier(commit: str) -> dict[str, converge.HostResult]:
-    """Every host converged by the tree of ``commit``."""
+    """Every host of a role that tree knows (EARLIER_ROLES) converged by the tree of
+    ``commit``."""
     return converge.highstate(saltfile=write_config(export_tree(commit)))
 
 

@@ -135,14 +135,14 @@ def test_pillar_services_become_frontends_and_backends_of_consul_srv_records(
         "http-check send meth GET uri /health",
         "default-server inter 2s fall 3 rise 2",
         "server-template web 8 _web._tcp.service.consul resolvers consul resolve-prefer ipv4 "
-        "init-addr none check",
+        "resolve-opts allow-dup-ip init-addr none check",
     ]
     assert section(lines, "frontend postgres") == [
         "bind *:5432", "mode tcp", "option tcplog", "default_backend postgres",
     ]
     assert section(lines, "backend postgres")[-1] == (
         "server-template postgres 3 _postgres._tcp.service.dc2.consul resolvers consul "
-        "resolve-prefer ipv4 init-addr none check"
+        "resolve-prefer ipv4 resolve-opts allow-dup-ip init-addr none check"
     )
     assert "option httpchk" not in section(lines, "backend postgres")
     login = stats_login()

@@ -14,6 +14,7 @@ def test_default_shape_has_the_hosts_of_the_issue():
         ("dc1-control-2", ("control",)),
         ("dc1-control-3", ("control",)),
         ("dc1-compute-1", ("compute",)),
+        ("dc1-edge-1", ("edge",)),
         ("dc2-control-1", ("control",)),
         ("dc2-compute-1", ("compute",)),
     ]
@@ -29,7 +30,15 @@ def test_default_shape_runs_every_release_the_lab_builds():
 
 
 def test_a_datacenter_without_release_runs_bookworm():
-    assert parse_shape("dc1=3+1") == [("dc1", 3, 1, "bookworm")]
+    assert parse_shape("dc1=3+1") == [("dc1", 3, 1, "bookworm", 0)]
+
+
+def test_a_third_count_gives_a_datacenter_edge_hosts_on_its_lan_only():
+    assert parse_shape("dc1=3+1+2@trixie") == [("dc1", 3, 1, "trixie", 2)]
+    edges = [host for host in Layout("dc1=1+0+2").hosts if "edge" in host.roles]
+    assert [(host.name, host.address, host.wan_address) for host in edges] == [
+        ("dc1-edge-1", "10.231.1.201", None), ("dc1-edge-2", "10.231.1.202", None),
+    ]
 
 
 def test_release_suffix_sets_the_release_of_every_host_of_its_datacenter():
@@ -49,7 +58,7 @@ def test_release_suffix_leaves_names_and_addresses_alone():
 
 
 def test_every_address_is_unique_and_inside_its_network():
-    layout = Layout("dc1=5+2,dc2=3+1,dc3=1+0")
+    layout = Layout("dc1=5+2+1,dc2=3+1,dc3=1+0+2")
     lan = [host.address for host in layout.hosts]
     wan = [host.wan_address for host in layout.hosts if host.wan_address]
     assert len(set(lan)) == len(lan) and len(set(wan)) == len(wan)
@@ -80,10 +89,12 @@ def test_subnet_prefix_moves_every_network():
         ("dc1=3", r"NAME=CONTROL\+COMPUTE"),
         ("dc1=0+1", "1-7 control"),
         ("dc1=8+1", "1-7 control"),
+        ("dc1=3+1+10", "0-9 edge"),
+        ("dc1=3+1+1+1", r"NAME=CONTROL\+COMPUTE\[\+EDGE\]"),
         ("dc1=3+1,dc1=1+1", "appears twice"),
         ("dc1=3+1,dc1=1+1@trixie", "appears twice"),
-        ("dc1=3+1@@trixie", r"NAME=CONTROL\+COMPUTE\[@RELEASE\]"),
-        ("dc1=3+1 @trixie", r"NAME=CONTROL\+COMPUTE\[@RELEASE\]"),
+        ("dc1=3+1@@trixie", r"NAME=CONTROL\+COMPUTE\[\+EDGE\]\[@RELEASE\]"),
+        ("dc1=3+1 @trixie", r"NAME=CONTROL\+COMPUTE\[\+EDGE\]\[@RELEASE\]"),
     ],
 )
 def test_bad_shapes_are_refused_with_the_rule(shape, message):

@@ -32,6 +32,20 @@ def _testing() -> bool:
     return bool(__opts__["test"])
 
 
+def _run_started() -> float:
+    """When this process started, in seconds since the epoch: the highstate's salt-call (or a
+    minion's job); now if /proc does not tell."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            # Field 22, starttime, in clock ticks after boot; fields 3 on follow the ")".
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat", encoding="ascii") as kernel:
+            boot = next(int(line.split()[1]) for line in kernel if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _endpoint(peer: str) -> tuple[str, int]:
     """``(address, port)`` of a peer given as ``address``, ``address:port`` or ``[v6]:port``."""
     host, separator, port = peer.rpartition(":")
@@ -139,8 +153,12 @@ def leader_restarts_last(
 ) -> dict[str, Any]:
     """
     Before a server restarts for a changed configuration: on the raft leader, wait until every
-    other server has restarted since ``config_file`` changed (at most ``timeout`` seconds), so
-    that the leader restarts last. Changes nothing; fails only when the agent does not answer.
+    other server has restarted since the change (at most ``timeout`` seconds), so that the
+    leader restarts last. Changes nothing; fails only when the agent does not answer.
+
+    The change is as old as ``config_file``'s last write or this run, whichever is earlier:
+    the highstates of a datacenter run side by side, and a follower may restart for the new
+    configuration before the leader's own run writes it.
 
     .. code-block:: yaml
 
@@ -158,7 +176,7 @@ def leader_restarts_last(
         )
         return ret
     try:
-        changed_since = os.path.getmtime(config_file)
+        changed_since = min(os.path.getmtime(config_file), _run_started())
         ret["comment"] = _salt(
             "wait_for_followers", changed_since, timeout=timeout, interval=interval, url=url
         )

@@ -2,16 +2,23 @@
 StableSince, as the consul_cluster module reads it."""
 
 import importlib.util
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 
 MODULE_PATH = Path(__file__).resolve().parents[2] / "_modules" / "consul_cluster.py"
 _spec = importlib.util.spec_from_file_location("consul_cluster_module", MODULE_PATH)
 consul_cluster = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(consul_cluster)
+STATES_PATH = MODULE_PATH.parents[1] / "_states" / "consul_cluster.py"
+_states_spec = importlib.util.spec_from_file_location("consul_cluster_states", STATES_PATH)
+consul_cluster_states = importlib.util.module_from_spec(_states_spec)
+_states_spec.loader.exec_module(consul_cluster_states)
 
 CHANGE = datetime(2026, 11, 29, 14, 0, 0, tzinfo=UTC).timestamp()
 
@@ -76,3 +83,31 @@ def test_leader_goes_ahead_after_the_wait_naming_who_did_not_restart(monkeypatch
 
     assert "dc1-control-2 did not restart within 0.05s" in answer
     assert answer.endswith("the leader restarts now")
+
+
+
+@pytest.mark.parametrize("file_age, counts_from", [(-100, "run"), (10**6, "file")])
+def test_the_change_counts_from_the_file_or_the_start_of_this_run_whichever_is_earlier(
+    tmp_path, monkeypatch, file_age, counts_from
+):
+    """A follower may restart for the new configuration before the leader's run writes it:
+    that restart counts, since the leader's change is no younger than the leader's run."""
+    config_file = tmp_path / "consul.json"
+    config_file.write_text("{}")
+    written = time.time() - file_age
+    os.utime(config_file, (written, written))
+    asked = {}
+
+    def wait_for_followers(changed_since, **kwargs):
+        asked["changed_since"] = changed_since
+        return "waited"
+
+    monkeypatch.setattr(consul_cluster_states, "__salt__",
+                        {"consul_cluster.wait_for_followers": wait_for_followers}, raising=False)
+    monkeypatch.setattr(consul_cluster_states, "__opts__", {"test": False}, raising=False)
+
+    ret = consul_cluster_states.leader_restarts_last("consul", str(config_file))
+
+    assert ret["result"] is True and ret["comment"] == "waited"
+    expected = psutil.Process().create_time() if counts_from == "run" else written
+    assert asked["changed_since"] == pytest.approx(expected, abs=1)

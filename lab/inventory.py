@@ -89,7 +89,8 @@ def set_security_stage(stage: str | None) -> None:
 
 
 def site() -> dict:
-    """The lab's site pillar: everything from the lab's mirror, the edge's services."""
+    """The lab's site pillar: everything from the lab's mirror (Debian's archives too), the
+    edge's services."""
     consul_version, _ = consul_release()
     mirror = f"http://{MIRROR_HOSTNAME}:{MIRROR_PORT}"
     return {
@@ -102,6 +103,15 @@ def site() -> dict:
         "mesos": {"install": {"method": "none"}},
         "marathon": {"install": {"method": "none"}},
         "haproxy": {"services": EDGE_SERVICES},
+        # The hosts' Debian archives on the mirror, by the product's own formula, which moves
+        # the image's sources aside as it would a real host's.
+        "pkgsources": {
+            "debian": {
+                "mirror": f"{mirror}/debian",
+                "security": {"mirror": f"{mirror}/debian-security"},
+                "replace_os_sources": True,
+            },
+        },
         "lab": {"mirror": mirror},
         **site_pillar(mirror),
     }

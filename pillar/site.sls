@@ -40,3 +40,12 @@ marathon:
 #   # nameservers instead of copying the host's.
 #   upstream_nameservers:
 #     - 10.0.0.2
+
+# pkgsources:
+#   # An offline Debian site: the hosts' archives on the site's mirror, their own sources
+#   # moved aside (salt/pkgsources/pillar.example).
+#   debian:
+#     mirror: http://mirror.example:8080/debian
+#     security:
+#       mirror: http://mirror.example:8080/debian-security
+#     replace_os_sources: true

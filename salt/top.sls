@@ -2,9 +2,12 @@
     fail the render with the key and the fix, and no state runs. #}
 {%- do salt['quorum.validate']() %}
 base:
-  # Every host: *.consul through the local dnsmasq, and a Consul agent (server on the control
-  # nodes listed in pillar datacenters:<dc>:control_nodes, client elsewhere).
+  # Every host: its package sources first (pillar pkgsources; nothing without it), so that
+  # every later state installs from them (states run in the order of this file); then
+  # *.consul through the local dnsmasq, and a Consul agent (server on the control nodes listed
+  # in pillar datacenters:<dc>:control_nodes, client elsewhere).
   '*':
+    - pkgsources
     - dns
     - consul
   # Control nodes: the ZooKeeper ensemble, then the Mesos masters, then Marathon (each

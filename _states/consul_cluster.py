@@ -154,7 +154,8 @@ def leader_restarts_last(
     """
     Before a server restarts for a changed configuration: on the raft leader, wait until every
     other server has restarted since the change (at most ``timeout`` seconds), so that the
-    leader restarts last. Changes nothing; fails only when the agent does not answer.
+    leader restarts last. Changes nothing; fails only when the agent of a running ``name``
+    service does not answer.
 
     The change is as old as ``config_file``'s last write or this run, whichever is earlier:
     the highstates of a datacenter run side by side, and a follower may restart for the new
@@ -174,6 +175,10 @@ def leader_restarts_last(
         ret["comment"] = (
             f"On the raft leader, would wait up to {timeout}s for the other servers to restart"
         )
+        return ret
+    if not __salt__["service.status"](name):
+        # A first bring-up (or a stopped agent): no leader here to hold back.
+        ret["comment"] = f"{name} is not running: nothing to wait for"
         return ret
     try:
         changed_since = min(os.path.getmtime(config_file), _run_started())

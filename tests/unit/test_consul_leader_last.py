@@ -102,8 +102,10 @@ def test_the_change_counts_from_the_file_or_the_start_of_this_run_whichever_is_e
         asked["changed_since"] = changed_since
         return "waited"
 
-    monkeypatch.setattr(consul_cluster_states, "__salt__",
-                        {"consul_cluster.wait_for_followers": wait_for_followers}, raising=False)
+    monkeypatch.setattr(consul_cluster_states, "__salt__", {
+        "consul_cluster.wait_for_followers": wait_for_followers,
+        "service.status": lambda name: True,
+    }, raising=False)
     monkeypatch.setattr(consul_cluster_states, "__opts__", {"test": False}, raising=False)
 
     ret = consul_cluster_states.leader_restarts_last("consul", str(config_file))
@@ -111,3 +113,20 @@ def test_the_change_counts_from_the_file_or_the_start_of_this_run_whichever_is_e
     assert ret["result"] is True and ret["comment"] == "waited"
     expected = psutil.Process().create_time() if counts_from == "run" else written
     assert asked["changed_since"] == pytest.approx(expected, abs=1)
+
+
+def test_a_server_whose_agent_is_not_running_yet_waits_for_nobody(monkeypatch):
+    """A first bring-up: the config file is new and no agent answers yet."""
+    def wait_for_followers(changed_since, **kwargs):
+        raise AssertionError("no agent to ask")
+
+    monkeypatch.setattr(consul_cluster_states, "__salt__", {
+        "consul_cluster.wait_for_followers": wait_for_followers,
+        "service.status": lambda name: False,
+    }, raising=False)
+    monkeypatch.setattr(consul_cluster_states, "__opts__", {"test": False}, raising=False)
+
+    ret = consul_cluster_states.leader_restarts_last("consul", "/nonexistent/consul.json")
+
+    assert ret["result"] is True
+    assert ret["comment"] == "consul is not running: nothing to wait for"

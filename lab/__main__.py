@@ -1,4 +1,4 @@
-"""The lab: ``python -m lab up|down|status|converge`` (``scripts/lab`` wraps it).
+"""The lab: ``python -m lab up|down|status|converge|all-in-one`` (``scripts/lab`` wraps it).
 
 ``up`` is idempotent: it reuses the image, networks, hosts and mirror that exist, creates what
 is missing and converges every host with ``salt-ssh '*' state.highstate``.
@@ -12,7 +12,7 @@ import time
 
 import docker
 
-from . import artifacts, converge, debian, hosts, image, inventory, mirror, upgrade
+from . import allinone, artifacts, converge, debian, hosts, image, inventory, mirror, upgrade
 from .probes import Probes
 from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
 from .paths import CONSUL_DIR, LAB_DIR
@@ -191,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     converge_parser = commands.add_parser("converge", help="run the highstate again")
     converge_parser.add_argument("--test", action="store_true", help="test=True")
+    commands.add_parser(
+        "all-in-one",
+        help="the Vagrantfile's all-in-one VM as a lab host, converged with salt-call --local",
+    )
     commands.add_parser("fetch-consul", help="pack Consul as a release archive; print its path")
     serve = commands.add_parser("serve-mirror", help=argparse.SUPPRESS)
     serve.add_argument("addresses")
@@ -205,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "converge":
         saved_layout()
         return converge_lab(test=args.test)
+    if args.command == "all-in-one":
+        prefix = os.environ.get("LAB_SUBNET_PREFIX", DEFAULT_SUBNET_PREFIX)
+        record = allinone.up(prefix, say)
+        return 0 if all(not run["failed"] and not run["error"]
+                        for run in record["runs"].values()) else 1
     if args.command == "fetch-consul":
         version, _ = debian.consul_release()
         print(CONSUL_DIR / "consul", version)

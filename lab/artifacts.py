@@ -2,6 +2,9 @@
 
 - ``wheels/``: the py-consul wheel the registrator installs (in no Debian release), fetched
   with pip as a site's operator would put it on their mirror;
+- ``wheelhouse/``: the operator's toolchain (requirements.txt: Salt and py-consul, with their
+  dependencies) as wheels for the hosts' Python, and an ``index.html`` of them for pip's
+  ``--find-links``: a host without PyPI installs Salt from there (the all-in-one host);
 - ``images/``: a tiny image for tests and examples, as no registry is reachable: busybox from
   Debian's ``busybox-static`` package, a ``docker import``-able root filesystem with a page in
   ``/www`` for ``httpd -f -p 80 -h /www``.
@@ -11,6 +14,7 @@ and ``site_pillar`` gives the pillar that points the formulas at them.
 """
 
 import hashlib
+import html
 import subprocess
 import sys
 import tarfile
@@ -19,9 +23,13 @@ from pathlib import Path
 
 from .debian import _apt_download
 from .mirror import FILES_DIR
+from .paths import REPO
 
 PY_CONSUL_VERSION = "1.8.0"
 WHEELS_DIR = FILES_DIR / "wheels"
+WHEELHOUSE_DIR = FILES_DIR / "wheelhouse"
+# pip on a host: PIP_FIND_LINKS=<mirror>/files/WHEELHOUSE_INDEX with PIP_NO_INDEX=1.
+WHEELHOUSE_INDEX = "wheelhouse/index.html"
 IMAGES_DIR = FILES_DIR / "images"
 # The test image's name on the hosts' engines (pillar docker:images).
 TEST_IMAGE = "lab/busybox"
@@ -68,6 +76,35 @@ def ensure_wheel(say) -> Path:
     (wheel,) = WHEELS_DIR.glob(pattern)
     _write_digest(wheel)
     return wheel
+
+
+def ensure_wheelhouse(say) -> Path:
+    """The wheels of requirements.txt for the hosts' Python (bookworm's 3.11, this machine's),
+    built once per requirements.txt with pip, and their index page."""
+    requirements = REPO / "requirements.txt"
+    index = FILES_DIR / WHEELHOUSE_INDEX
+    stamp = WHEELHOUSE_DIR / ".requirements.sha256"
+    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if index.is_file() and stamp.is_file() and stamp.read_text() == wanted:
+        return index
+    say("building the wheelhouse of requirements.txt (Salt and py-consul) for the hosts")
+    WHEELHOUSE_DIR.mkdir(parents=True, exist_ok=True)
+    built = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+            "--wheel-dir", str(WHEELHOUSE_DIR), "-r", str(requirements),
+        ],
+        capture_output=True, text=True, check=False,
+    )
+    if built.returncode != 0:
+        raise RuntimeError(f"pip wheel -r {requirements} failed:\n{built.stderr[-3000:]}")
+    links = "".join(
+        f'<a href="{html.escape(wheel.name)}">{html.escape(wheel.name)}</a>\n'
+        for wheel in sorted(WHEELHOUSE_DIR.glob("*.whl"))
+    )
+    index.write_text(f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
+    stamp.write_text(wanted)
+    return index
 
 
 def _busybox_rootfs(deb: Path, rootfs: Path) -> None:
@@ -125,10 +162,11 @@ def ensure_test_image(say) -> Path:
 
 
 def ensure_artifacts(say) -> None:
-    """Make sure the mirror has the wheel and the test image (cached in ``.cache/files``)."""
+    """Make sure the mirror has the wheels and the test image (cached in ``.cache/files``)."""
     wheel = ensure_wheel(say)
     image = ensure_test_image(say)
-    say(f"mirror files: {wheel.name}, {image.name}")
+    wheelhouse = ensure_wheelhouse(say)
+    say(f"mirror files: {wheel.name}, {image.name}, {wheelhouse.relative_to(FILES_DIR)}")
 
 
 def site_pillar(mirror: str) -> dict:

@@ -19,6 +19,8 @@ from .naming import LABEL, MIRROR_HOSTNAME, Host, Layout, Network
 from .paths import LAB_DIR
 
 BOOT_TIMEOUT = 90
+# The label of the all-in-one host's container (lab/allinone.py), apart from the shape's hosts.
+ALL_IN_ONE = "all-in-one"
 # The engine's resolver inside containers on user-defined networks (knows the hosts' names).
 ENGINE_DNS = "127.0.0.11"
 
@@ -62,16 +64,35 @@ def put_private_files(container, directory: str, files: Mapping[str, str | bytes
     container.put_archive(directory, archive.getvalue())
 
 
-def lab_containers(client: docker.DockerClient) -> list:
-    return client.containers.list(all=True, filters={"label": f"{LABEL}=host"})
+def lab_containers(client: docker.DockerClient, kind: str = "host") -> list:
+    """The lab's containers of one kind: ``host`` (the shape's), ``all-in-one``."""
+    return client.containers.list(all=True, filters={"label": f"{LABEL}={kind}"})
 
 
 def ensure_host(
     client: docker.DockerClient, layout: Layout, host: Host, images: Mapping[str, str]
 ) -> bool:
     """Create and start the host's container from the image of its release (``images``: tag
-    by release) if needed; return True when it was created."""
-    image = images[host.release]
+    by release) on its datacenter's network and the WAN if needed; True when it was created."""
+    wan = layout.networks["wan"] if host.wan_address else None
+    return ensure_container(
+        client, host, images[host.release], layout.networks[host.datacenter], wan
+    )
+
+
+def ensure_container(
+    client: docker.DockerClient,
+    host: Host,
+    image: str,
+    lan: Network,
+    wan: Network | None = None,
+    name: str | None = None,
+    kind: str = "host",
+) -> bool:
+    """The container of ``host`` (named ``name``, default the host's, labelled ``kind``) from
+    ``image``, with the host's address on ``lan`` (and its WAN address on ``wan``), created
+    and started if needed; True when it was created."""
+    name = name or host.name
     image_id = client.images.get(image).id
     authorized_key = LAB_DIR / "ssh" / "id_ed25519.pub"
     # What the container was made from: another checkout (another key), image, release or
@@ -79,11 +100,11 @@ def ensure_host(
     fingerprint = hashlib.sha256(
         f"{image} {authorized_key} {authorized_key.read_text()} {host}".encode()
     ).hexdigest()[:16]
-    existing = client.containers.list(all=True, filters={"name": f"^{host.name}$"})
+    existing = client.containers.list(all=True, filters={"name": f"^{name}$"})
     if existing:
         container = existing[0]
-        if container.labels.get(LABEL) != "host":
-            raise RuntimeError(f"a container named {host.name} exists and is not the lab's")
+        if container.labels.get(LABEL) != kind:
+            raise RuntimeError(f"a container named {name} exists and is not the lab's {kind}")
         # The image's id too: an image rebuilt under the same tag is another image.
         made_from = (container.labels.get(f"{LABEL}.fingerprint"), container.attrs["Image"])
         if made_from == (fingerprint, image_id):
@@ -91,11 +112,10 @@ def ensure_host(
                 container.start()
             return False
         container.remove(force=True, v=True)
-    lan = layout.networks[host.datacenter]
     api = client.api
     # The host's own resolv.conf, as a real host has: the engine would rewrite its managed
     # copy at every start and undo what the dns state wrote. It starts as the engine's would.
-    resolv_conf = LAB_DIR / "hosts" / host.name / "resolv.conf"
+    resolv_conf = LAB_DIR / "hosts" / name / "resolv.conf"
     resolv_conf.parent.mkdir(parents=True, exist_ok=True)
     resolv_conf.write_text(f"nameserver {ENGINE_DNS}\noptions ndots:0\n")
     binds = {
@@ -124,14 +144,14 @@ def ensure_host(
     host_config["ReadonlyPaths"] = []
     created = api.create_container(
         image,
-        name=host.name,
+        name=name,
         hostname=host.name,
         detach=True,
         volumes=volumes,
         host_config=host_config,
         stop_signal="SIGRTMIN+3",
         labels={
-            LABEL: "host",
+            LABEL: kind,
             f"{LABEL}.datacenter": host.datacenter,
             f"{LABEL}.release": host.release,
             f"{LABEL}.roles": ",".join(host.roles),
@@ -141,10 +161,8 @@ def ensure_host(
             {lan.name: api.create_endpoint_config(ipv4_address=host.address)}
         ),
     )
-    if host.wan_address:
-        api.connect_container_to_network(
-            created["Id"], layout.networks["wan"].name, ipv4_address=host.wan_address
-        )
+    if wan:
+        api.connect_container_to_network(created["Id"], wan.name, ipv4_address=host.wan_address)
     api.start(created["Id"])
     return True
 
@@ -171,7 +189,7 @@ def wait_until_booted(client: docker.DockerClient, names: list[str]) -> None:
 def remove_lab(client: docker.DockerClient) -> list[str]:
     """Remove the lab's containers (with their anonymous volumes) and networks, nothing else."""
     removed = []
-    for container in lab_containers(client):
+    for container in lab_containers(client) + lab_containers(client, ALL_IN_ONE):
         container.remove(force=True, v=True)
         removed.append(container.name)
     for network in client.networks.list(filters={"label": f"{LABEL}=network"}):

@@ -81,7 +81,9 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("Content-Length", str(path.stat().st_size))
-        self.send_header("Content-Type", "application/octet-stream")
+        # An index page is HTML (pip's --find-links reads only text/html); the rest is bytes.
+        html_page = path.suffix == ".html"
+        self.send_header("Content-Type", "text/html" if html_page else "application/octet-stream")
         self.end_headers()
         with path.open("rb") as content:
             shutil.copyfileobj(content, self.wfile)
@@ -134,6 +136,12 @@ def start(addresses: list[str]) -> None:
     time.sleep(1)
     if process.poll() is not None:
         raise RuntimeError(f"the mirror did not start; see {LOG_FILE}")
+
+
+def add_address(address: str) -> None:
+    """Serve on ``address`` too (the all-in-one host's gateway), keeping the others."""
+    served = (LAB_DIR / "mirror.addresses").read_text().split(",") if running_pid() else []
+    start(sorted(set(filter(None, served)) | {address}))
 
 
 def stop() -> None:

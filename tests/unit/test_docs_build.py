@@ -25,7 +25,7 @@ def test_docs_build_without_warnings(tmp_path):
     if not all(importlib.util.find_spec(name) for name in ("sphinx", "myst_parser")):
         pytest.fail(
             "Sphinx or myst-parser is missing from this Python: scripts/bootstrap installs "
-            "requirements.txt into .venv"
+            "requirements-dev.txt into .venv"
         )
     build = tmp_path / "build"
     result = subprocess.run(

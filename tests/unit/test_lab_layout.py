@@ -3,7 +3,7 @@ and the host image of each release."""
 
 import pytest
 
-from lab import image
+from lab import allinone, image
 from lab.naming import DEFAULT_SHAPE, RELEASES, Layout, parse_shape
 
 
@@ -130,3 +130,14 @@ def test_each_release_has_its_own_image_from_its_own_suites():
 def test_trixie_image_has_the_libkmod_its_systemd_only_recommends():
     assert "libkmod2" in image.packages("trixie")
     assert set(image.PACKAGES) <= set(image.packages("trixie"))
+
+
+def test_the_all_in_one_host_is_the_vagrant_vm_on_a_network_no_shape_uses():
+    node, network = allinone.host("10.231")
+    assert (node.name, node.datacenter, node.roles) == (
+        "dc1-control-1", "dc1", ("control", "compute"),
+    )
+    assert node.address == "10.231.15.11" and network.subnet == "10.231.15.0/24"
+    widest = Layout(",".join(f"dc{index}=1+0" for index in range(1, 15)))
+    assert network.subnet not in {net.subnet for net in widest.networks.values()}
+    assert network.name not in {net.name for net in widest.networks.values()}

@@ -19,6 +19,8 @@ SHAPES = ["all-in-one", "3+1"]
 SHAPE_VARIABLE = "PLATFORM_VM_SHAPE"
 # Where vagrant/provision makes the site's secrets on the VM that renders.
 SECRETS_DIR = "/etc/salt-platform/secrets"
+# The VM's own pillar (local.sls: e.g. an offline VM's mirror), last.
+LOCAL_PILLAR_DIR = "/etc/salt-platform/pillar"
 # A proxy that refuses at once: whatever would still reach out fails instead of waiting.
 DEAD_PROXY = "http://127.0.0.1:9"
 
@@ -159,7 +161,9 @@ def test_vm_salt_configuration_is_the_trees_with_the_vm_paths(tmp_path, shape):
 
     assert (config_dir / "minion").resolve() == REPO / "etc" / "salt" / "minion"
     assert (config_dir / "master").resolve() == REPO / "etc" / "salt" / "master"
-    pillar_roots = [str(VAGRANT / "pillar"), str(VAGRANT / shape / "pillar"), SECRETS_DIR]
+    pillar_roots = [
+        str(VAGRANT / "pillar"), str(VAGRANT / shape / "pillar"), SECRETS_DIR, LOCAL_PILLAR_DIR,
+    ]
     minion = salt.config.minion_config(str(config_dir / "minion"))
     master = salt.config.master_config(str(config_dir / "master"))
     for opts in (minion, master):

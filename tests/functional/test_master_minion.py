@@ -1,6 +1,11 @@
 """The third way to run the tree: a real salt-master and salt-minion (pytest-salt-factories, on
 loopback) serving the repository's state tree, with a pillar written here.
 
+The master keeps auto_accept off and nobody accepts a key (no `salt-key -a`): the minion runs
+with the key pair and the master's key that salt.minion writes for it, rendered for its id
+(the pair made and accepted in the master's pki_dir by minion_keys.preseed), and is accepted
+at its first connection; a minion with a key of its own stays pending and gets no command.
+
 The master serves salt/ with its links to _modules/ and _states/; the minion gets them by
 saltutil.sync_all, as a site's minions do, and renders the highstate with the quorum module
 reading the master's pillar. Nothing is applied: the highstate would install software on this
@@ -21,8 +26,10 @@ from saltfactories.utils import random_string
 
 from tests.functional.harness import (
     REPO,
+    Minion,
     control_address,
     control_nodes,
+    state_arguments,
     write_datacenter,
     write_pillar,
 )
@@ -43,6 +50,13 @@ STATE_IDS_OF_A_CONTROL_NODE = {
     "consul-service-running-service-running",
     "zookeeper-config-file-file-managed-myid",
 }
+# What salt.minion writes into the minion's pki_dir: the states of salt/salt/minion/pki/keys.sls.
+KEY_STATE_IDS = (
+    "salt-minion-pki-keys-file-managed-pem",
+    "salt-minion-pki-keys-file-managed-pub",
+    "salt-minion-pki-keys-file-managed-master-pub",
+)
+BOOTSTRAP_CONFIG_ID = "salt-minion-config-file-file-serialize"
 
 
 def datacenter_plan(minion_id: str, count: int) -> dict[str, Any]:
@@ -66,6 +80,29 @@ def virtual_names(directory: str) -> set[str]:
         found = VIRTUAL_NAME.search(path.read_text())
         names.add(found[1] if found else path.stem)
     return names
+
+
+class UnacceptedMinion(SaltMinion):
+    """A minion whose start is not awaited: its start event needs a key the master accepted."""
+
+    def get_check_events(self):
+        return []
+
+
+def bootstrap_files(rendered: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    """``{file name: (contents, mode)}`` of the minion's pki_dir as salt.minion writes it."""
+    files = {}
+    for state_id in KEY_STATE_IDS:
+        arguments = state_arguments(rendered, state_id)
+        files[Path(arguments["name"]).name] = (arguments["contents"], int(arguments["mode"], 8))
+    return files
+
+
+def key_lists(master: SaltMaster) -> dict[str, list[str]]:
+    """``salt-key --list all``: the minion ids by state (``minions``, ``minions_pre``, ...)."""
+    listed = master.salt_key_cli().run("--list", "all")
+    assert listed.returncode == 0, listed.stderr
+    return listed.data
 
 
 def wait_for_log_line(log_file: Path, offset: int, text: str) -> str:
@@ -105,7 +142,13 @@ def pillar_dir(tmp_path_factory: pytest.TempPathFactory, minion_id: str) -> Path
 
 
 @pytest.fixture(scope="module")
-def master(salt_factories, pillar_dir: Path) -> Iterator[SaltMaster]:
+def auth_events() -> list[dict[str, Any]]:
+    """The master's authentication events (``salt/auth``: id and act, ``pend`` or ``accept``)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def master(salt_factories, pillar_dir: Path, auth_events: list) -> Iterator[SaltMaster]:
     factory = salt_factories.salt_master_daemon(
         random_string("master-"),
         overrides={
@@ -113,7 +156,11 @@ def master(salt_factories, pillar_dir: Path) -> Iterator[SaltMaster]:
             "pillar_roots": {"base": [str(pillar_dir)]},
             # salt/_modules and salt/_states are links to the top-level directories.
             "fileserver_followsymlinks": True,
+            "auto_accept": False,
+            "open_mode": False,
         },
+        # The factories would accept every pending key (salt-key -a): record them instead.
+        on_auth_event_callback=lambda _master, payload: auth_events.append(payload),
     )
     with factory.started(start_timeout=START_TIMEOUT):
         yield factory
@@ -123,11 +170,32 @@ def master(salt_factories, pillar_dir: Path) -> Iterator[SaltMaster]:
 
 
 @pytest.fixture(scope="module")
-def salt_minion(master: SaltMaster, minion_id: str) -> Iterator[SaltMinion]:
-    # The factories accept the minion's key when it asks (the master is not in open mode).
-    factory = master.salt_minion_daemon(
-        minion_id, overrides={"grains": {"roles": ["control"], "datacenter": DATACENTER}}
+def bootstrap(master: SaltMaster, minion: Callable[..., Minion], minion_id: str) -> dict[str, Any]:
+    """salt.minion rendered for the minion's id and grains, with this master's pki_dir."""
+    host = minion(
+        minion_id,
+        ["control"],
+        DATACENTER,
+        datacenters={},
+        site={"salt_minion": {"master": "127.0.0.1", "master_pki_dir": master.config["pki_dir"]}},
+        secrets=False,
     )
+    return host.show_sls("salt.minion")
+
+
+@pytest.fixture(scope="module")
+def salt_minion(
+    master: SaltMaster, minion_id: str, bootstrap: dict[str, Any]
+) -> Iterator[SaltMinion]:
+    """The minion with the configuration's grains and the keys salt.minion writes."""
+    grains = state_arguments(bootstrap, BOOTSTRAP_CONFIG_ID)["dataset"]["grains"]
+    factory = master.salt_minion_daemon(minion_id, overrides={"grains": grains})
+    pki_dir = Path(factory.config["pki_dir"])
+    pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name, (contents, mode) in bootstrap_files(bootstrap).items():
+        (pki_dir / name).write_text(contents)
+        (pki_dir / name).chmod(mode)
+    # Started means the master sent its start event: it accepted the minion.
     with factory.started(start_timeout=START_TIMEOUT):
         yield factory
 
@@ -220,3 +288,30 @@ def test_bad_plan_fails_the_render_on_a_minion(on_minion, salt_minion):
     # A formula rendered on its own returns the same message to the master.
     assert isinstance(formula, list), formula
     assert EVEN_PLAN_ERROR in "\n".join(formula)
+
+
+def test_a_preseeded_minion_is_accepted_at_its_first_connection(
+    master, salt_minion, on_minion, auth_events
+):
+    listed = key_lists(master)
+
+    assert on_minion("test.ping") is True
+    assert salt_minion.id in listed["minions"]
+    assert salt_minion.id not in listed["minions_pre"]
+    assert {event["act"] for event in auth_events if event["id"] == salt_minion.id} == {"accept"}
+
+
+def test_a_minion_with_a_key_of_its_own_stays_pending_and_gets_no_command(master):
+    stranger_id = random_string(f"{DATACENTER}-stranger-", uppercase=False)
+    factory = master.salt_minion_daemon(stranger_id, factory_class=UnacceptedMinion)
+
+    with factory.started(start_timeout=START_TIMEOUT):
+        deadline = time.monotonic() + LOG_TIMEOUT
+        while stranger_id not in key_lists(master)["minions_pre"]:
+            assert time.monotonic() < deadline, f"{stranger_id} never asked to be accepted"
+            time.sleep(0.5)
+        answer = master.salt_cli(timeout=SALT_TIMEOUT).run("test.ping", minion_tgt=stranger_id)
+
+    assert answer.returncode != 0
+    assert not answer.data
+    assert stranger_id not in key_lists(master)["minions"]

@@ -1,0 +1,1 @@
+../_modules/minion_keys.py

@@ -3,11 +3,13 @@
     consul:health:timeout seconds.
 
     A changed configuration, unit or binary restarts the agent, so that every setting takes
-    effect (Consul applies few of them on a reload): a client at once; a server only as one
-    member of its datacenter at a time, under the datacenter's Consul lock, and only when
-    autopilot reports every server healthy, then waiting until it does again
-    (consul_cluster.servers_healthy), the leader last: a highstate over every host never costs
-    the quorum, and the datacenter elects a new leader once.
+    effect (Consul applies few of them on a reload): one agent of the datacenter at a time,
+    under the datacenter's Consul lock, and only when autopilot reports every server healthy
+    (consul_cluster.servers_healthy); a server waits until it does again, the leader last, so
+    a highstate over every host never costs the quorum and the datacenter elects a new leader
+    once; a client until it sees a leader. A client takes the lock too: an agent that starts
+    while a server restarts may fail to resolve the tokens it is handed (the server drops
+    the RPC) and Consul 1.8 then refuses their writes for about a minute.
     Service definitions of other formulas only reload the agent (consul/macros.jinja). #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
@@ -78,17 +80,20 @@ consul-service-running-consul-cluster-leader-restarts-last:
     - onchanges: {{ restart_on | json }}
     - require:
       - module: consul-service-running-module-run-daemon-reload
+{%- endif %}
 
 consul-service-running-rolling-restart-restarted:
   rolling_restart.restarted:
     - name: {{ consul.service.name }}
     - lock: {{ consul.rolling_restart.lock.format(datacenter=plan.datacenter) }}
     - ready: consul_cluster.servers_healthy
-    - health: consul_cluster.servers_healthy
+    - health: consul_cluster.{{ 'servers_healthy' if plan.is_control else 'leader' }}
     - timeout: {{ consul.health.timeout }}
     - lock_timeout: {{ consul.rolling_restart.lock_timeout }}
     - onchanges: {{ restart_on | json }}
     - require:
+      - module: consul-service-running-module-run-daemon-reload
+{%- if plan.is_control %}
       - consul_cluster: consul-service-running-consul-cluster-leader-restarts-last
 {%- endif %}
 
@@ -98,11 +103,7 @@ consul-service-running-service-running:
     - enable: True
     - require:
       - module: consul-service-running-module-run-daemon-reload
-{%- if plan.is_control %}
       - rolling_restart: consul-service-running-rolling-restart-restarted
-{%- else %}
-    - watch: {{ restart_on | json }}
-{%- endif %}
 
 consul-service-running-consul-cluster-leader-elected:
   consul_cluster.leader_elected:

@@ -15,6 +15,7 @@ the mirror and gives the host its lab address. What each run did is kept in RESU
 
 import io
 import json
+import os
 import subprocess
 import tarfile
 from dataclasses import asdict
@@ -68,17 +69,22 @@ def local_pillar(node: Host) -> dict:
     }
 
 
-def copy_tree(container) -> None:
-    """The repository's files (tracked and new, not ignored) into /vagrant, as rsync would."""
+def tree_files() -> list[str]:
+    """The repository's files as a checkout has them: tracked and new, not ignored (no
+    .venv, .lab or secrets), relative to its root."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO, capture_output=True, check=True,
     ).stdout.decode().split("\0")
+    return [path for path in listed if path and os.path.lexists(REPO / path)]
+
+
+def copy_tree(container) -> None:
+    """The repository's files into /vagrant, as the VM's rsync puts them there."""
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
-        for path in filter(None, listed):
-            if (REPO / path).exists() or (REPO / path).is_symlink():
-                tar.add(REPO / path, arcname=f"{TREE.lstrip('/')}/{path}", recursive=False)
+        for path in tree_files():
+            tar.add(REPO / path, arcname=f"{TREE.lstrip('/')}/{path}", recursive=False)
     container.put_archive("/", archive.getvalue())
 
 

@@ -65,7 +65,7 @@ def put_private_files(container, directory: str, files: Mapping[str, str | bytes
 
 
 def lab_containers(client: docker.DockerClient, kind: str = "host") -> list:
-    """The lab's containers of one kind: ``host`` (the shape's), ``all-in-one``."""
+    """The lab's containers of one kind: ``host`` (the shape's), ``all-in-one``, a test's."""
     return client.containers.list(all=True, filters={"label": f"{LABEL}={kind}"})
 
 
@@ -189,7 +189,8 @@ def wait_until_booted(client: docker.DockerClient, names: list[str]) -> None:
 def remove_lab(client: docker.DockerClient) -> list[str]:
     """Remove the lab's containers (with their anonymous volumes) and networks, nothing else."""
     removed = []
-    for container in lab_containers(client) + lab_containers(client, ALL_IN_ONE):
+    # Every kind: the shape's hosts, the all-in-one host, a test's own hosts.
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
         container.remove(force=True, v=True)
         removed.append(container.name)
     for network in client.networks.list(filters={"label": f"{LABEL}=network"}):

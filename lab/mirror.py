@@ -16,6 +16,7 @@ import http.server
 import os
 import shutil
 import signal
+import socket
 import socketserver
 import subprocess
 import sys
@@ -138,10 +139,22 @@ def start(addresses: list[str]) -> None:
         raise RuntimeError(f"the mirror did not start; see {LOG_FILE}")
 
 
+def _local(address: str) -> bool:
+    """Whether ``address`` is one of this machine's (a network a test made may be gone)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((address, 0))
+    except OSError:
+        return False
+    return True
+
+
 def add_address(address: str) -> None:
-    """Serve on ``address`` too (the all-in-one host's gateway), keeping the others."""
+    """Serve on ``address`` too (the gateway of a network apart from the shape's), keeping
+    the others that still exist."""
     served = (LAB_DIR / "mirror.addresses").read_text().split(",") if running_pid() else []
-    start(sorted(set(filter(None, served)) | {address}))
+    start(sorted({served_address for served_address in served if served_address
+                  and _local(served_address)} | {address}))
 
 
 def stop() -> None:

@@ -1,5 +1,6 @@
-"""``scripts/status [--json] [--saltfile FILE] [TARGET]``: every host's ``platform.status``
-through salt-ssh (the repository's Saltfile unless told), folded per datacenter. Exit 0 when
+"""``scripts/status [--json] [--saltfile FILE] [--roster-file FILE] [TARGET]``: every host's
+``platform.status`` through salt-ssh (the repository's Saltfile and its roster unless told),
+folded per datacenter. Exit 0 when
 every datacenter is healthy, 1 otherwise."""
 
 import argparse
@@ -18,10 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", default="*")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
     parser.add_argument("--saltfile", default=str(REPO / "Saltfile"))
+    parser.add_argument("--roster-file", help="the roster (default: the Saltfile's)")
     args = parser.parse_args(argv)
+    roster = [f"--roster-file={Path(args.roster_file).resolve()}"] if args.roster_file else []
     salt_ssh = Path(sys.executable).with_name("salt-ssh")
     finished = subprocess.run(
-        [str(salt_ssh), "--saltfile", args.saltfile, args.target, "platform.status",
+        [str(salt_ssh), "--saltfile", args.saltfile, *roster, args.target, "platform.status",
          "--out=json", "--static"],
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
     )

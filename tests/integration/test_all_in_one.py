@@ -3,16 +3,25 @@ in a one-node dc1, provisioned by vagrant/provision and converged by `salt-call 
 state.highstate` on the host itself, as Vagrant's salt provisioner runs it. The spine's
 checks on it: a leader, DNS, a container in DNS, a second run that changes nothing.
 
-The module's fixture makes the host (or reuses it) and converges it twice: a few minutes.
+The module's fixture makes the host afresh and converges it twice: a few minutes. The last
+test restores a snapshot of the lab's dc1 into it.
 """
 
+import base64
+import io
 import os
+import tarfile
 
 import pytest
+import yaml
 
 from lab import allinone
+from lab.hosts import put_private_files
 from lab.naming import DEFAULT_SUBNET_PREFIX
 from tests.integration.test_service_discovery import TEST_LABEL, running, srv, suffix
+
+# Where the servers' snapshots are (consul:backup:directory).
+SNAPSHOTS = "/var/backups/consul"
 
 
 def say(message: str) -> None:
@@ -79,3 +88,35 @@ def test_a_container_on_the_host_is_in_dns(lab, record, host):
             == [(record["host"]["address"], 8080)],
             timeout=30,
         )
+
+
+def test_a_snapshot_of_the_labs_dc1_restores_into_the_fresh_dc1_with_its_kv_data(lab, host):
+    """The restore procedure (docs/operations.md) on the lab: KV data written to the lab's dc1,
+    its servers' snapshot (the backup unit's), `consul snapshot restore` on the all-in-one
+    host, a dc1 built afresh; the data is there. Last here: the restored ACLs are the lab's,
+    so the host's own tokens stop working."""
+    source = lab.hosts_with("control", "dc1")[0]
+    key, value = f"lab/restore/{suffix()}", suffix()
+    assert lab.http(source, f"/v1/kv/{key}", method="PUT", data=value)[0] == 200
+    code, output = lab.run(source, "systemctl", "start", "consul-snapshot.service", timeout=120)
+    assert code == 0, output
+    code, newest = lab.run(source, "sh", "-c", f"ls -t {SNAPSHOTS}/consul-*.snap | head -1")
+    assert code == 0 and newest.strip(), newest
+    chunks, _ = lab.client.containers.get(source.name).get_archive(newest.strip())
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+        (member,) = archive.getmembers()
+        snapshot = archive.extractfile(member).read()
+    target = lab.client.containers.get(host)
+    put_private_files(target, SNAPSHOTS, {"restore.snap": snapshot})
+    _, secrets = lab.run(host, "cat", "/etc/salt-platform/secrets/secrets.sls")
+    own_token = yaml.safe_load(secrets)["secrets"]["consul"]["acl"]["management"]["secret_id"]
+    code, output = lab.run(host, "consul", "snapshot", "restore", f"{SNAPSHOTS}/restore.snap",
+                           environment={"CONSUL_HTTP_TOKEN": own_token}, timeout=120)
+    assert code == 0, output
+    # Now the lab's tokens hold here: its management token reads the data.
+    def restored() -> bool:
+        entries = lab.consul(host, f"kv/{key}") or [{}]
+        return base64.b64decode(entries[0].get("Value") or "").decode() == value
+
+    assert lab.wait_for(f"{key} after the restore", restored, timeout=60)
+    lab.http(source, f"/v1/kv/{key}", method="DELETE")

@@ -74,37 +74,22 @@ class Layout:
         ):
             lan = f"{self.subnet_prefix}.{index}"
             self.networks[datacenter] = Network(f"{NETWORK_PREFIX}-{datacenter}", f"{lan}.0/24")
-            for number in range(1, controls + 1):
-                self.hosts.append(
-                    Host(
-                        name=f"{datacenter}-control-{number}",
-                        datacenter=datacenter,
-                        release=release,
-                        roles=("control",),
-                        address=f"{lan}.{10 + number}",
-                        wan_address=f"{self.subnet_prefix}.0.{index * 16 + number}",
+            # Control nodes at .11 and up, also on the WAN; compute at .101, edge at .201.
+            for role, count, first in (
+                ("control", controls, 10), ("compute", computes, 100), ("edge", edges, 200)
+            ):
+                for number in range(1, count + 1):
+                    wan = f"{self.subnet_prefix}.0.{index * 16 + number}"
+                    self.hosts.append(
+                        Host(
+                            name=f"{datacenter}-{role}-{number}",
+                            datacenter=datacenter,
+                            release=release,
+                            roles=(role,),
+                            address=f"{lan}.{first + number}",
+                            wan_address=wan if role == "control" else None,
+                        )
                     )
-                )
-            for number in range(1, computes + 1):
-                self.hosts.append(
-                    Host(
-                        name=f"{datacenter}-compute-{number}",
-                        datacenter=datacenter,
-                        release=release,
-                        roles=("compute",),
-                        address=f"{lan}.{100 + number}",
-                    )
-                )
-            for number in range(1, edges + 1):
-                self.hosts.append(
-                    Host(
-                        name=f"{datacenter}-edge-{number}",
-                        datacenter=datacenter,
-                        release=release,
-                        roles=("edge",),
-                        address=f"{lan}.{200 + number}",
-                    )
-                )
 
     @property
     def datacenters(self) -> list[str]:

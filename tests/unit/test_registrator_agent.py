@@ -56,6 +56,9 @@ class FakeConsul:
         self.calls: list[tuple[str, str]] = []
         self.agent = self
         self.service = self
+        self.catalog = self
+        # Services of the registry the servers refused (not in the catalog).
+        self.refused: set[str] = set()
 
     def _answer(self) -> None:
         if self.failures:
@@ -64,7 +67,13 @@ class FakeConsul:
 
     def self(self) -> dict:
         self._answer()
-        return {"Member": {"Addr": "10.231.1.199"}}
+        return {"Member": {"Addr": "10.231.1.199"}, "Config": {"NodeName": "dc1-compute-1"}}
+
+    def node(self, name: str) -> tuple[None, dict]:
+        self._answer()
+        assert name == "dc1-compute-1"
+        return None, {"Services": {key: value for key, value in self.registry.items()
+                                   if key not in self.refused}}
 
     def services(self) -> dict:
         self._answer()
@@ -100,6 +109,22 @@ def test_a_second_resync_changes_nothing():
     consul.calls.clear()
     registrator.resync()
     assert consul.calls == []
+
+
+def test_resync_registers_again_a_service_the_catalog_lacks():
+    """Consul 1.8 syncs a service an agent held across its restart with the anonymous token;
+    refused, it is in the agent but never in the catalog until registered again."""
+    consul = FakeConsul()
+    registrator = agent.Registrator(CONFIG, FakeDocker(running("web", "c1", 8080)), consul)
+    registrator.resync()
+    consul.calls.clear()
+    service_id = next(iter(consul.registry))
+    consul.refused.add(service_id)
+
+    plan = registrator.resync()
+
+    assert [service.id for service in plan.register] == [service_id]
+    assert consul.calls == [("register", service_id)]
 
 
 def test_resync_removes_its_services_of_containers_that_are_gone():

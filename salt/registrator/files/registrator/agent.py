@@ -137,6 +137,8 @@ class Registrator:
         self._docker = docker_api
         self._consul = consul_api if consul_api is not None else consul_client(config)
         self._settings: mapping.Settings | None = None
+        # The agent's node name, once asked (the catalog's name of this host).
+        self._node: str | None = None
 
     @property
     def docker(self) -> Any:
@@ -174,7 +176,21 @@ class Registrator:
             if container
             for service in mapping.services(container, settings)
         ]
-        return self._apply(mapping.reconcile(desired, self._consul.agent.services()))
+        return self._apply(mapping.reconcile(desired, self._synced(self._consul.agent.services())))
+
+    def _synced(self, registered: dict[str, Any]) -> dict[str, Any]:
+        """The agent's services but those of the registrator that the catalog lacks, so that
+        they are registered again. A service the agent held across its restart is synced
+        with the anonymous token by Consul 1.8, and refused under default deny for as long as
+        the container lives; registered again, it carries the registrator's token."""
+        if self._node is None:
+            self._node = self._consul.agent.self()["Config"]["NodeName"]
+        _, node = self._consul.catalog.node(self._node)
+        in_catalog = set(((node or {}).get("Services")) or {})
+        return {
+            service_id: service for service_id, service in registered.items()
+            if service_id in in_catalog or not mapping.is_managed(service)
+        }
 
     def container_changed(self, container_id: str) -> mapping.Plan:
         """Bring one container's services up to date after it started or died."""

@@ -570,10 +570,13 @@ def test_dns_config_keeps_the_original_upstream_once(tmp_path, minion):
     first = compute.run("state.apply", "dns.config.file")
     assert first.returncode == 0, first.stdout + first.stderr
     assert upstream.read_text() == "nameserver 127.0.0.11\noptions ndots:0\n"
-    assert dnsmasq_conf.read_text().splitlines()[-4:] == [
+    # The host's own agent first, then its datacenter's servers (while the agent restarts).
+    servers = [node["address"] for node in SHAPES["one-dc"]["dc1"]["control_nodes"]]
+    assert dnsmasq_conf.read_text().splitlines()[-4 - len(servers):] == [
         "listen-address=127.0.0.1",
         "bind-dynamic",
         "server=/consul/127.0.0.1#8600",
+        *(f"server=/consul/{address}#8600" for address in servers),
         f"resolv-file={upstream}",
     ]
 
@@ -712,10 +715,7 @@ def test_dns_upstream_nameservers_from_pillar_replace_the_copied_ones(tmp_path, 
     process = compute.run("state.apply", "dns.config.file")
 
     assert process.returncode == 0, process.stdout + process.stderr
-    assert dnsmasq_conf.read_text().splitlines()[-6:] == [
-        "listen-address=127.0.0.1",
-        "bind-dynamic",
-        "server=/consul/127.0.0.1#8600",
+    assert dnsmasq_conf.read_text().splitlines()[-3:] == [
         "no-resolv",
         "server=10.0.0.2",
         "server=10.0.0.3",

@@ -102,6 +102,12 @@
 {%-     endif %}
 {%-   endif %}
 {%- endif %}
+{%- if plan.is_control %}
+{#-   A server answers DNS on its LAN address too: every host's dnsmasq asks the servers of its
+      datacenter when its own agent does not answer (a restart). #}
+{%-   do computed.update({'addresses': dict(computed.get('addresses', {}),
+                                            dns='127.0.0.1 ' ~ plan.host.address)}) %}
+{%- endif %}
 {%- set settings = salt['slsutil.merge'](consul.config, consul.server_config, strategy='recurse')
       if plan.is_control else consul.config %}
 {%- set config = salt['slsutil.merge'](settings, computed, strategy='recurse') %}

@@ -8,6 +8,10 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import dns with context %}
 {%- set resolv_conf = dns.resolv_conf %}
+{%- set plan = salt['quorum.plan']() %}
+{#- The datacenter's Consul servers answer *.consul too (on their LAN address): dnsmasq asks
+    them while the host's own agent does not answer, as during its restart. #}
+{%- set consul_servers = plan.lan_peers | reject('equalto', plan.host.address) | list %}
 {#- The checks below run inside the host's Salt (file.search), not as a shell command: a
     no-op run costs nothing for them. #}
 {%- set points_at_dnsmasq = {
@@ -59,6 +63,7 @@ dns-config-file-file-managed:
         config:
           listen_address: {{ dns.listen_address }}
           consul: {{ dns.consul | json }}
+          consul_servers: {{ consul_servers | json }}
           upstream_nameservers: {{ dns.upstream_nameservers | json }}
           resolv_file: {{ resolv_conf.upstream }}
     - user: root

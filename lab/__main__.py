@@ -82,7 +82,13 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     say(f"upgrading: the current tree converges what the earlier one built, one security stage "
         f"at a time ({' -> '.join(upgrade.STAGES)}); probes on {prober}")
     stages = {}
-    with Probes(prober, image=artifacts.TEST_IMAGE if compute else "") as probes:
+    # The first datacenter's ensemble takes the ZooKeeper writes.
+    ensemble = ",".join(
+        f"{host.address}:2181" for host in layout.hosts
+        if host.datacenter == layout.datacenters[0] and "control" in host.roles
+    )
+    with Probes(prober, image=artifacts.TEST_IMAGE if compute else "",
+                zookeeper=ensemble) as probes:
         for stage in upgrade.STAGES:
             inventory.set_security_stage(stage)
             say(f"converging at security stage {stage}")

@@ -13,6 +13,11 @@ removes the container.
 It counts what failed and writes the counts when asked to stop. Observation only: it changes
 nothing a state is responsible for.
 
+With ``zookeeper`` (an ensemble's connection string), a thread of the lab itself also writes
+a znode every second through a kazoo session, as an application with the site's client login
+(``secrets:zookeeper:clients``) would: its client moves to another member when one restarts,
+and a write counts as failed only when it is not done within ZOOKEEPER_WRITE_TIMEOUT seconds.
+
 A write presents the site's management token (a root-only file in /run, put there without a
 command line and removed afterwards); while a site goes secure stage by stage, Consul refuses
 a token it does not know yet even under ACLs that allow, so a write refused with the token is
@@ -20,10 +25,15 @@ tried once without: it fails when the site accepts it with neither.
 """
 
 import json
+import logging
+import threading
 import time
 from dataclasses import dataclass
 
 import docker
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
 
 from .hosts import put_private_files
 from .inventory import read_secrets
@@ -39,6 +49,11 @@ REGISTRATION_TIMEOUT = 60
 # Seconds to wait for the loop's counts once it is asked to stop: a registration under way
 # finishes first.
 STOP_TIMEOUT = 10 + REGISTRATION_TIMEOUT
+# The znode the ZooKeeper probe writes; seconds a write may take, retries included; seconds a
+# session may take to reach a member.
+ZOOKEEPER_PATH = "/lab-probes"
+ZOOKEEPER_WRITE_TIMEOUT = 10
+ZOOKEEPER_SESSION_TIMEOUT = 15
 
 LOOP = r"""
 import json, os, socket, subprocess, sys, threading, time, urllib.error, urllib.request
@@ -144,6 +159,8 @@ class ProbeCounts:
     registration_ok: int
     registration_failed: int
     first_failure: dict[str, str]
+    zookeeper_ok: int = 0
+    zookeeper_failed: int = 0
 
     def line(self) -> str:
         return (
@@ -151,25 +168,86 @@ class ProbeCounts:
             f"{self.dns_ok + self.dns_failed} ({self.dns_retried} answered when asked again), "
             f"KV writes {self.kv_failed} failed of "
             f"{self.kv_ok + self.kv_failed}, registrations {self.registration_failed} failed "
-            f"of {self.registration_ok + self.registration_failed}"
+            f"of {self.registration_ok + self.registration_failed}, ZooKeeper writes "
+            f"{self.zookeeper_failed} failed of {self.zookeeper_ok + self.zookeeper_failed}"
         )
+
+
+class ZooKeeperWrites:
+    """A thread that writes ZOOKEEPER_PATH every second through one kazoo session with the
+    ensemble ``hosts`` and the client login ``auth``, counting writes done and failed."""
+
+    def __init__(self, hosts: str, auth: str) -> None:
+        self.client = KazooClient(
+            hosts=hosts, auth_data=[("digest", auth)], timeout=ZOOKEEPER_SESSION_TIMEOUT,
+            connection_retry={"max_tries": -1, "delay": 0.5, "max_delay": 2},
+        )
+        self.ok = self.failed = 0
+        self.first_failure = ""
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        # kazoo logs every lost connection as an error: a member restarting is expected here.
+        logging.getLogger("kazoo.client").setLevel(logging.CRITICAL)
+        self.client.start(timeout=ZOOKEEPER_SESSION_TIMEOUT)
+        self.client.ensure_path(ZOOKEEPER_PATH)
+        self.thread.start()
+
+    def _write(self) -> None:
+        """One write, tried again until done or ZOOKEEPER_WRITE_TIMEOUT has passed."""
+        deadline = time.monotonic() + ZOOKEEPER_WRITE_TIMEOUT
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                self.client.set_async(ZOOKEEPER_PATH, str(time.time()).encode()).get(
+                    timeout=max(remaining, 0.1)
+                )
+                self.ok += 1
+                return
+            except (KazooException, KazooTimeoutError) as err:
+                if time.monotonic() + 0.5 >= deadline:
+                    self.failed += 1
+                    self.first_failure = self.first_failure or f"{type(err).__name__}: {err}"
+                    return
+                time.sleep(0.5)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            began = time.monotonic()
+            self._write()
+            self.stop.wait(max(0.0, 1.0 - (time.monotonic() - began)))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=ZOOKEEPER_WRITE_TIMEOUT + 5)
+        self.client.stop()
+        self.client.close()
 
 
 class Probes:
     """``with Probes(host):`` probes run on ``host`` for the duration of the block."""
 
     def __init__(
-        self, host: str, name: str = "consul.service.consul", image: str = ""
+        self, host: str, name: str = "consul.service.consul", image: str = "",
+        zookeeper: str = "",
     ) -> None:
         """``image``: the image of the registration probe's containers; none: no such probe
-        (a host without Docker)."""
+        (a host without Docker). ``zookeeper``: the ensemble the ZooKeeper probe writes to
+        (``10.231.1.11:2181,...``); none: no such probe."""
         self.container = docker.from_env().containers.get(host)
         self.host = host
         self.name = name
         self.image = image
         self.counts: ProbeCounts | None = None
+        self.zookeeper: ZooKeeperWrites | None = None
+        if zookeeper:
+            login = read_secrets()["zookeeper"]["clients"]["marathon"]
+            self.zookeeper = ZooKeeperWrites(zookeeper, f"{login['user']}:{login['password']}")
 
     def __enter__(self) -> "Probes":
+        if self.zookeeper:
+            self.zookeeper.start()
         self.container.exec_run(["rm", "-f", RESULT, STOP, TOKEN])
         self._put_token()
         self.container.exec_run(
@@ -191,6 +269,13 @@ class Probes:
             self._collect()
         finally:
             self.container.exec_run(["rm", "-f", TOKEN])
+            if self.zookeeper:
+                self.zookeeper.close()
+        if self.zookeeper:
+            self.counts.zookeeper_ok = self.zookeeper.ok
+            self.counts.zookeeper_failed = self.zookeeper.failed
+            if self.zookeeper.first_failure:
+                self.counts.first_failure["zookeeper"] = self.zookeeper.first_failure
 
     def _collect(self) -> None:
         deadline = time.monotonic() + STOP_TIMEOUT

@@ -8,9 +8,10 @@ Vagrant's salt provisioner runs, ``salt-call state.highstate --retcode-passthrou
 with JSON output for the lab to read; twice, the second to show it changes nothing.
 
 What differs is the lab's being offline: pip takes the toolchain from the mirror's wheelhouse
-(PIP_NO_INDEX, PIP_FIND_LINKS, PIP_TRUSTED_HOST), and the VM's own pillar (/etc/salt-platform/pillar/local.sls,
-last in vagrant/pillar/top.sls) points Consul, the registrator's wheel and the test image at
-the mirror and gives the host its lab address. What each run did is kept in RESULT_FILE.
+(PIP_NO_INDEX, PIP_FIND_LINKS, PIP_TRUSTED_HOST), and the VM's own pillar
+(/etc/salt-platform/pillar/local.sls, last in vagrant/pillar/top.sls) points the Debian
+archives, Consul, the registrator's wheel and the test image at the mirror and gives the host
+its lab address. What each run did is kept in RESULT_FILE.
 """
 
 import io
@@ -98,6 +99,7 @@ def run(container, command, timeout: int, environment: dict | None = None) -> tu
 
 
 def highstate(container, name: str) -> converge.HostResult:
+    """Vagrant's salt provisioner's highstate on the host, summed up as the lab's are."""
     code, stdout, stderr = run(container, HIGHSTATE, HIGHSTATE_TIMEOUT)
     try:
         returned = json.loads(stdout)["local"]

@@ -117,15 +117,9 @@ def up(subnet_prefix: str, say) -> dict:
     tags = image.ensure_images(client, [node.release], say)
     inventory.ensure_ssh_key()
     artifacts.ensure_artifacts(say)
-    hosts.ensure_network(client, network)
-    mirror.add_address(network.gateway)
     # A new VM each time, as `vagrant up` makes one: the first highstate is a first bring-up.
-    for container in hosts.lab_containers(client, hosts.ALL_IN_ONE):
-        container.remove(force=True, v=True)
-    hosts.ensure_container(
-        client, node, tags[node.release], network, name=CONTAINER, kind=hosts.ALL_IN_ONE
-    )
-    hosts.wait_until_booted(client, [CONTAINER])
+    hosts.fresh_hosts(client, hosts.ALL_IN_ONE, network, {CONTAINER: node}, tags[node.release])
+    mirror.add_address(network.gateway)
     say(f"{CONTAINER} ({node.name}, {node.address}) created")
     container = client.containers.get(CONTAINER)
     copy_tree(container)

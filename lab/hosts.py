@@ -167,6 +167,20 @@ def ensure_container(
     return True
 
 
+def fresh_hosts(
+    client: docker.DockerClient, kind: str, network: Network, nodes: Mapping[str, Host],
+    image: str,
+) -> None:
+    """Hosts apart from the shape's: every container of ``kind`` removed, then one per entry
+    of ``nodes`` (container name: host) made anew from ``image`` on ``network``, booted."""
+    for container in lab_containers(client, kind):
+        container.remove(force=True, v=True)
+    ensure_network(client, network)
+    for name, node in nodes.items():
+        ensure_container(client, node, image, network, name=name, kind=kind)
+    wait_until_booted(client, list(nodes))
+
+
 def wait_until_booted(client: docker.DockerClient, names: list[str]) -> None:
     """Wait (bounded) until systemd runs and sshd listens on every named host."""
     deadline = time.monotonic() + BOOT_TIMEOUT

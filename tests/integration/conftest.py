@@ -8,11 +8,15 @@ import functools
 import json
 import time
 import urllib.parse
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import docker
 import pytest
 
 from lab import converge
+from lab.artifacts import TEST_IMAGE
 from lab.inventory import read_secrets
 from lab.__main__ import STATE_FILE, saved_layout
 from lab.naming import Host, Layout
@@ -32,8 +36,60 @@ except OSError:
 """
 
 
+# A DNS client for SRV questions: prints {"rcode", "srv": [{"port", "target", "address"}]},
+# the address taken from the A records of the additional section.
+SRV_PROBE = r"""
+import json, random, socket, struct, sys
+name, server = sys.argv[1], sys.argv[2]
+
+def read_name(message, offset):
+    labels = []
+    while True:
+        length = message[offset]
+        if length >= 0xC0:
+            pointer = struct.unpack("!H", message[offset:offset + 2])[0] & 0x3FFF
+            labels.append(read_name(message, pointer)[0])
+            return ".".join(label for label in labels if label), offset + 2
+        offset += 1
+        if length == 0:
+            return ".".join(labels), offset
+        labels.append(message[offset:offset + length].decode())
+        offset += length
+
+question = b"".join(bytes([len(part)]) + part.encode() for part in name.split(".")) + b"\0"
+query = struct.pack("!6H", random.randrange(65536), 0x0100, 1, 0, 0, 0) + question
+query += struct.pack("!2H", 33, 1)
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock.settimeout(5)
+    sock.sendto(query, (server, 53))
+    message = sock.recv(65535)
+_, flags, questions, answers, authorities, additionals = struct.unpack("!6H", message[:12])
+offset = 12
+for _ in range(questions):
+    offset = read_name(message, offset)[1] + 4
+services, addresses = [], {}
+for _ in range(answers + authorities + additionals):
+    owner, offset = read_name(message, offset)
+    kind, _, _, length = struct.unpack("!2HIH", message[offset:offset + 10])
+    offset += 10
+    if kind == 33:
+        port = struct.unpack("!3H", message[offset:offset + 6])[2]
+        services.append((port, read_name(message, offset + 6)[0]))
+    elif kind == 1:
+        addresses[owner.lower()] = socket.inet_ntoa(message[offset:offset + 4])
+    offset += length
+print(json.dumps({"rcode": flags & 0xF, "srv": [
+    {"port": port, "target": target, "address": addresses.get(target.lower())}
+    for port, target in services
+]}))
+"""
+
+
 class Lab:
     """The running lab: its hosts, commands on them, and the product's salt-ssh."""
+
+    # The label of the containers tests run on the hosts (and only those).
+    TEST_LABEL = "io.saltplatform.test=service-discovery"
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
@@ -137,6 +193,39 @@ class Lab:
         """A grain of the host as salt-ssh sees it (with the lab's roster, or ``roster``)."""
         answers, _ = converge.call(host.name, "grains.get", name, roster=roster, timeout=300)
         return answers[host.name]
+
+    def srv(self, host: Host | str, name: str) -> list[tuple[str, int]]:
+        """The (address, port) pairs of the SRV answer for ``name`` from the host's resolver."""
+        code, output = self.run(host, "python3", "-c", SRV_PROBE, name, "127.0.0.1", timeout=10)
+        assert code == 0, f"DNS probe on {host}: {output}"
+        return sorted((record["address"], record["port"]) for record in json.loads(output)["srv"])
+
+    @staticmethod
+    def suffix() -> str:
+        """A short random name part: each test's containers and services are its own."""
+        return uuid.uuid4().hex[:6]
+
+    @contextmanager
+    def container(self, host: Host | str, name: str, *options: str,
+                  command: tuple[str, ...] = ()) -> Iterator[str]:
+        """A container of the test image on a host (``docker run -d`` with ``options``),
+        removed afterwards; yields its id."""
+        code, output = self.run(
+            host, "docker", "run", "-d", "--init", "--name", name, "--label", self.TEST_LABEL,
+            *options, TEST_IMAGE, *command,
+        )
+        try:
+            assert code == 0, f"docker run {name} on {host}: {output}"
+            yield output.strip().splitlines()[-1]
+        finally:
+            self.run(host, "docker", "rm", "-f", name)
+
+    def remove_test_containers(self, host: Host | str) -> None:
+        """Leftovers of an interrupted test run (and only those), which would hold ports."""
+        _, leftovers = self.run(host, "docker", "ps", "-aq", "--filter",
+                                f"label={self.TEST_LABEL}")
+        if leftovers.split():
+            self.run(host, "docker", "rm", "-f", *leftovers.split())
 
     @staticmethod
     def quote(value: str) -> str:

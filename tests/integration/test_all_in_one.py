@@ -18,7 +18,6 @@ import yaml
 from lab import allinone
 from lab.hosts import put_private_files
 from lab.naming import DEFAULT_SUBNET_PREFIX
-from tests.integration.test_service_discovery import TEST_LABEL, running, srv, suffix
 
 # Where the servers' snapshots are (consul:backup:directory).
 SNAPSHOTS = "/var/backups/consul"
@@ -75,16 +74,14 @@ def test_consul_names_resolve_through_the_hosts_resolver(lab, record, host):
 
 
 def test_a_container_on_the_host_is_in_dns(lab, record, host):
-    name = f"aio-{suffix()}"
+    name = f"aio-{lab.suffix()}"
     code, output = lab.run(host, "systemctl", "is-active", "docker", "registrator")
     assert code == 0, output
-    _, leftovers = lab.run(host, "docker", "ps", "-aq", "--filter", f"label={TEST_LABEL}")
-    if leftovers.split():
-        lab.run(host, "docker", "rm", "-f", *leftovers.split())
-    with running(lab, host, name, "-p", "8080:80", "-e", f"SERVICE_NAME={name}"):
+    lab.remove_test_containers(host)
+    with lab.container(host, name, "-p", "8080:80", "-e", f"SERVICE_NAME={name}"):
         lab.wait_for(
             f"{name}.service.consul from the host's resolver",
-            lambda: srv(lab, host, f"{name}.service.consul")
+            lambda: lab.srv(host, f"{name}.service.consul")
             == [(record["host"]["address"], 8080)],
             timeout=30,
         )
@@ -96,7 +93,7 @@ def test_a_snapshot_of_the_labs_dc1_restores_into_the_fresh_dc1_with_its_kv_data
     host, a dc1 built afresh; the data is there. Last here: the restored ACLs are the lab's,
     so the host's own tokens stop working."""
     source = lab.hosts_with("control", "dc1")[0]
-    key, value = f"lab/restore/{suffix()}", suffix()
+    key, value = f"lab/restore/{lab.suffix()}", lab.suffix()
     assert lab.http(source, f"/v1/kv/{key}", method="PUT", data=value)[0] == 200
     code, output = lab.run(source, "systemctl", "start", "consul-snapshot.service", timeout=120)
     assert code == 0, output

@@ -17,7 +17,6 @@ from contextlib import ExitStack
 import pytest
 
 from lab.inventory import EDGE_SERVICES, read_secrets
-from tests.integration.test_service_discovery import TEST_LABEL, running, suffix
 
 SERVICE = "demo"
 PORT = EDGE_SERVICES[SERVICE]["port"]
@@ -56,17 +55,14 @@ def edge(lab):
 @pytest.fixture(scope="module")
 def compute(lab):
     host = lab.hosts_with("compute", "dc1")[0]
-    # Leftovers of an interrupted run of these tests would hold their ports.
-    _, leftovers = lab.run(host, "docker", "ps", "-aq", "--filter", f"label={TEST_LABEL}")
-    if leftovers.split():
-        lab.run(host, "docker", "rm", "-f", *leftovers.split())
+    lab.remove_test_containers(host)
     return host
 
 
 def instance(lab, host, name: str, port: int):
     """A container of the service SERVICE on ``port`` of the host, serving ``name`` at /who."""
-    return running(
-        lab, host, name, "-p", f"{port}:80", "-e", f"SERVICE_NAME={SERVICE}",
+    return lab.container(
+        host, name, "-p", f"{port}:80", "-e", f"SERVICE_NAME={SERVICE}",
         command=("sh", "-c", f"echo {name} > /www/who && exec httpd -f -p 80 -h /www"),
     )
 
@@ -132,7 +128,7 @@ def test_a_service_without_instances_answers_503_at_once(edge):
 
 
 def test_requests_reach_every_instance_and_the_pool_follows_the_containers(lab, edge, compute):
-    names = {letter: f"{SERVICE}-{letter}-{suffix()}" for letter in "abc"}
+    names = {letter: f"{SERVICE}-{letter}-{lab.suffix()}" for letter in "abc"}
     with ExitStack() as containers:
         for port, letter in enumerate("ab", 18001):
             containers.enter_context(instance(lab, compute, names[letter], port))
@@ -157,7 +153,7 @@ def test_requests_reach_every_instance_and_the_pool_follows_the_containers(lab, 
 
 
 def test_an_unknown_path_is_the_services_own_404(lab, edge, compute):
-    with instance(lab, compute, f"{SERVICE}-p-{suffix()}", 18004):
+    with instance(lab, compute, f"{SERVICE}-p-{lab.suffix()}", 18004):
         seconds_until("the instance answers", lambda: answering(edge, rounds=1)[503] == 0)
         status, _ = request(f"http://{edge.address}:{PORT}/no-such-page")
         assert status == 404

@@ -100,15 +100,11 @@ def walked(lab, tmp_path_factory):
     names = [f"{KIND}-{number}" for number in (1, 2, 3)]
     tags = image.ensure_images(client, ["bookworm"], say)
     artifacts.ensure_artifacts(say)
-    for leftover in hosts.lab_containers(client, KIND):
-        leftover.remove(force=True, v=True)
-    hosts.ensure_network(client, network)
-    mirror.add_address(network.gateway)
     checkout = tmp_path_factory.mktemp("checkout")
     try:
-        for node, name in zip(nodes, names, strict=True):
-            hosts.ensure_container(client, node, tags["bookworm"], network, name=name, kind=KIND)
-        hosts.wait_until_booted(client, names)
+        hosts.fresh_hosts(client, KIND, network, dict(zip(names, nodes, strict=True)),
+                          tags["bookworm"])
+        mirror.add_address(network.gateway)
         for path in allinone.tree_files():
             target = checkout / path
             target.parent.mkdir(parents=True, exist_ok=True)

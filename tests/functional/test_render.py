@@ -434,7 +434,7 @@ def test_configuration_change_restarts_a_server_only_one_at_a_time_when_servers_
 
 def test_configuration_change_restarts_a_client_under_the_lock_when_servers_are_healthy(minion):
     """Not while a server restarts: an agent that starts then may fail to resolve its tokens
-    and have their writes refused for a minute (seen on the lab's upgrade)."""
+    and have their writes refused until it restarts again (seen on the lab's upgrade)."""
     highstate = minion("dc1-compute-1", ["compute"], datacenters=SHAPES["one-dc"]).highstate()
     restart = state_arguments(highstate, "consul-service-running-rolling-restart-restarted")
     service = state_arguments(highstate, "consul-service-running-service-running")

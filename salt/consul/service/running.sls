@@ -9,7 +9,7 @@
     a highstate over every host never costs the quorum and the datacenter elects a new leader
     once; a client until it sees a leader. A client takes the lock too: an agent that starts
     while a server restarts may fail to resolve the tokens it is handed (the server drops
-    the RPC) and Consul 1.8 then refuses their writes for about a minute.
+    the RPC) and Consul 1.8 then refuses their writes until the agent restarts again.
     Service definitions of other formulas only reload the agent (consul/macros.jinja). #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}

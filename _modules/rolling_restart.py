@@ -45,6 +45,8 @@ __virtualname__ = "rolling_restart"
 # Lines of the unit's journal quoted when a service does not come back, and the seconds
 # journalctl may take to print them.
 JOURNAL_LINES = 20
+# Seconds a refused lock request is retried (_acquire says why).
+DENIAL_GRACE = 60
 JOURNAL_TIMEOUT = 10
 
 
@@ -172,10 +174,13 @@ def _acquire(
     """Create a session, take the lock with it and return the session id; bounded in time.
 
     While another member restarts, the agent may answer 500 for a moment (the RPC it
-    forwards finds no leader, or a server gone): that is retried until the lock timeout; a
-    refusal (403) is not."""
+    forwards finds no leader, or a server gone): that is retried until the lock timeout. A
+    refusal (403) is retried for DENIAL_GRACE seconds only: a secondary datacenter whose
+    servers have just switched ACLs on refuses until their first replication from the
+    primary (seen on the lab's dc2 at security stage accept); a wrong token stays refused."""
     session_name = f"rolling-restart {service}"
     deadline = time.monotonic() + lock_timeout
+    denied_until = None
     session_id = None
     holder, value = "", ""
     try:
@@ -193,8 +198,12 @@ def _acquire(
                     log.warning("Taking over the lock %s of an earlier run on %s", key, node)
                     client.session.destroy(holder)
                     continue
-            except consul.ACLPermissionDenied:
-                raise
+            except consul.ACLPermissionDenied as err:
+                denied_until = denied_until or time.monotonic() + DENIAL_GRACE
+                if time.monotonic() + interval > min(denied_until, deadline):
+                    raise
+                log.warning("Taking the lock %s: %s; trying again", key, err)
+                holder, value = "", f"(the agent answered: {_first_line(err)})"
             except (consul.ConsulException, requests.RequestException) as err:
                 log.warning("Taking the lock %s: %s; trying again", key, err)
                 holder, value = "", f"(the agent answered: {_first_line(err)})"

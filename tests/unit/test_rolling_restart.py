@@ -236,10 +236,13 @@ def test_a_release_the_agent_keeps_refusing_fails_naming_the_lock(dc1):
     assert host.restarts == 1
 
 
-def test_a_refused_token_is_not_retried(dc1):
+def test_a_token_refused_past_the_grace_fails_without_restarting(dc1, monkeypatch):
     host = Host(dc1, "dc1-control-2")
+    monkeypatch.setattr(host.module, "DENIAL_GRACE", 0.05)
+    attempts = []
 
     def refused(*args, **kwargs):
+        attempts.append(args)
         raise consul.ACLPermissionDenied("Permission denied")
 
     host.agent.kv.put = refused
@@ -248,6 +251,25 @@ def test_a_refused_token_is_not_retried(dc1):
         host.restart()
     assert host.restarts == 0
     assert dc1.sessions == {}
+    assert len(attempts) < 100
+
+
+def test_a_refusal_while_acl_replication_starts_is_retried(dc1):
+    """Seen on the lab: dc2's client refused for a moment after its server switched ACLs on."""
+    host = Host(dc1, "dc1-control-2")
+    put = host.agent.kv.put
+    answers = iter([consul.ACLPermissionDenied("rpc error making call: Permission denied")])
+
+    def put_once_denied(*args, **kwargs):
+        for denial in answers:
+            raise denial
+        return put(*args, **kwargs)
+
+    host.agent.kv.put = put_once_denied
+
+    assert host.restart()["lock"] == LOCK
+    assert host.restarts == 1
+    assert holder_of(dc1) is None
 
 
 def test_second_member_does_not_restart_while_the_first_holds_the_lock(dc1):

@@ -8,9 +8,10 @@ and templates call these functions; no SLS recomputes any of this in Jinja.
 
 The private functions take plain data (the ``datacenters`` mapping, the host's grains, the
 site's hosts and pillar values) so that the arithmetic and the validation are tested without a
-loader; the public functions read ``__pillar__``, ``__grains__`` and, under salt-ssh, the
-roster, and work the same under salt-ssh, a minion and salt-call. They call no other Salt
-function: under salt-ssh this module runs as a wrapper module where templates render.
+loader; the public functions read ``__pillar__``, ``__grains__`` and the site's hosts (under
+salt-ssh the roster, under a salt-master the Salt mine), and work the same under salt-ssh, a
+minion and salt-call. They call no other Salt function than ``mine.get``, and that one only
+under a master: under salt-ssh this module runs as a wrapper module where templates render.
 """
 
 import base64
@@ -21,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import salt.roster
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltException, SaltInvocationError
 
 __virtualname__ = "quorum"
 
@@ -89,10 +90,27 @@ SECURED_SITE_PILLAR = (
 SECRETS_COMMAND = "scripts/secrets init pillar"
 # Where the public functions keep the site's hosts for the rest of the render.
 SITE_CONTEXT_KEY = "quorum.site"
+# The alias under which minions publish their grains roles and datacenter to the Salt mine: the
+# salt formula writes it into their configuration (salt_minion:mine_functions in
+# salt/salt/defaults.yaml; tests/unit/test_quorum.py checks that the two agree).
+MINE_FUNCTION = "platform_host"
+# Where the site's hosts are read: how a message places a host there, and how its grains are
+# corrected there.
+SITE_SOURCES = {
+    "roster": ("in the roster", "its grains are its roster entry's minion_opts grains"),
+    "mine": (
+        "in the Salt mine",
+        "the mine holds the grains the minion last published: correct the minion's grains "
+        "(salt.minion writes the roster's into its configuration), then run "
+        "`salt {minion_id} mine.update`; a host gone for good leaves the mine with "
+        "`salt-key -d {minion_id}`",
+    ),
+}
 
 
 class Site(NamedTuple):
-    """The site's hosts, ``{minion_id: grains}``, and where they were read (``roster``)."""
+    """The site's hosts, ``{minion_id: grains}``, and where they were read (a key of
+    SITE_SOURCES)."""
 
     source: str
     hosts: Mapping[str, Mapping]
@@ -311,21 +329,25 @@ def _check_unique(datacenters: Mapping) -> None:
             own_addresses.add(address)
 
 
-def _check_host_listed(datacenters: Mapping, grains: Mapping, name: str, who: str) -> None:
-    """The host's ``control`` role and its place in ``control_nodes`` agree."""
+def _check_host_listed(
+    datacenters: Mapping, grains: Mapping, name: str, who: str, grains_fix: str = ""
+) -> None:
+    """The host's ``control`` role and its place in ``control_nodes`` agree; ``grains_fix``
+    says where the host's grains are corrected, if not on the host itself."""
     host = grains.get("id")
     has_role = "control" in _host_roles(grains)
     listed = any(node["id"] == host for node in datacenters[name]["control_nodes"])
     key = _control_nodes_key(name)
+    where = f" ({grains_fix})" if grains_fix else ""
     if has_role and not listed:
         raise SaltInvocationError(
             f"{who} has role control (grain roles) but is not listed in pillar {key}: add it "
-            "there with its id and address, or remove the role"
+            f"there with its id and address, or remove the role{where}"
         )
     if listed and not has_role:
         raise SaltInvocationError(
             f"{who} is listed in pillar {key} but its grain roles lacks control: add the "
-            "role, or remove it from the list (every listed node counts in the quorum)"
+            f"role{where}, or remove it from the list (every listed node counts in the quorum)"
         )
 
 
@@ -336,18 +358,20 @@ def _check_site_hosts(datacenters: Mapping, grains: Mapping, name: str, site: Si
     datacenter, not only its own.
     """
     listed = {node["id"] for node in datacenters[name]["control_nodes"]}
+    where, grains_fix = SITE_SOURCES[site.source]
     for minion_id in sorted(site.hosts):
         if minion_id == grains.get("id"):
             continue
         host_grains = {**site.hosts[minion_id], "id": minion_id}
-        who = f"host {minion_id} ({site.source})"
+        who = f"host {minion_id} ({where})"
+        fix = grains_fix.format(minion_id=minion_id)
         if host_grains.get("datacenter") == name:
-            _check_host_listed(datacenters, host_grains, name, who)
+            _check_host_listed(datacenters, host_grains, name, who, fix)
         elif minion_id in listed:
             raise SaltInvocationError(
                 f"{who} is listed in pillar {_control_nodes_key(name)} but its grain "
-                f"datacenter is {host_grains.get('datacenter')!r}: set it to {name}, or remove "
-                "the host from the list"
+                f"datacenter is {host_grains.get('datacenter')!r}: set it to {name} ({fix}), "
+                "or remove the host from the list"
             )
 
 
@@ -566,19 +590,20 @@ def _security(pillar: Mapping, grains: Mapping | None = None) -> dict[str, Any]:
 
 def _agents(datacenters: Mapping, grains: Mapping, site: Site | None) -> list[dict[str, str]]:
     """Every Consul agent of the site that the render knows, ``{"id", "datacenter"}`` by id:
-    the control nodes of every datacenter of pillar, every host of the roster (salt-ssh) and
-    this host. Under a minion or salt-call, a compute node of another host is not known."""
+    the control nodes of every datacenter of pillar, every host of the site (the roster under
+    salt-ssh, the Salt mine under a master) and this host, by its own grains. Masterless,
+    another host that is not a control node is not known. A host whose grain datacenter
+    pillar lacks is left out: its own render fails, naming the datacenter file to add."""
     agents = {
         node["id"]: str(name)
         for name in _names(datacenters)
         for node in datacenters[name]["control_nodes"]
     }
-    if site is not None:
-        for minion_id, host_grains in site.hosts.items():
-            if host_grains.get("datacenter"):
-                agents[minion_id] = str(host_grains["datacenter"])
-    if grains.get("id") and grains.get("datacenter"):
-        agents[grains["id"]] = str(grains["datacenter"])
+    hosts = {**(site.hosts if site is not None else {}), grains.get("id"): grains}
+    for minion_id, host_grains in hosts.items():
+        datacenter = host_grains.get("datacenter")
+        if minion_id and isinstance(datacenter, str) and datacenter in datacenters:
+            agents[minion_id] = datacenter
     return [{"id": node, "datacenter": name} for node, name in sorted(agents.items())]
 
 
@@ -859,10 +884,8 @@ def _roster_grains(entry: Any) -> dict[str, Any]:
     return grains
 
 
-def _roster_site(master_opts: Any) -> Site | None:
-    """The hosts of salt-ssh's roster; None when not running under salt-ssh."""
-    if not master_opts:
-        return None
+def _roster_site(master_opts: Mapping) -> Site:
+    """The hosts of salt-ssh's roster."""
     roster = salt.roster.Roster(master_opts, master_opts.get("roster") or "flat")
     try:
         targets = roster.targets("*", "glob")
@@ -872,8 +895,34 @@ def _roster_site(master_opts: Any) -> Site | None:
     return Site("roster", hosts)
 
 
-# Salt's loader injects __pillar__, __grains__, __opts__ and __context__; these accessors are
-# their only readers.
+def _mine_site(mined: Any, grains: Mapping) -> Site:
+    """The hosts that published MINE_FUNCTION to the Salt mine, ``mine.get`` answering
+    ``{minion_id: grains}``.
+
+    A minion publishes it when it starts and every ``mine_interval``. A mine without this
+    host (none of the minions publish, or not this one) fails the render: the other hosts
+    would not check this one against the plan, nor would the first control node make its
+    Consul token, and nothing would ever say so.
+    """
+    answer = mined if isinstance(mined, Mapping) else {}
+    hosts = {
+        str(minion_id): host_grains
+        for minion_id, host_grains in answer.items()
+        if isinstance(host_grains, Mapping)
+    }
+    host = _host_id(grains)
+    if host not in hosts:
+        raise SaltInvocationError(
+            f"the Salt mine holds no {MINE_FUNCTION} of {host}, so the other hosts cannot "
+            "check it against the plan nor the first control node make its Consul token: "
+            f"give the minion the mine_functions {MINE_FUNCTION} (salt.minion writes it, "
+            f"salt_minion:mine_functions), then run `salt {host} mine.update`"
+        )
+    return Site("mine", hosts)
+
+
+# Salt's loader injects __pillar__, __grains__, __opts__, __context__ and __salt__; these
+# accessors are their only readers.
 def _pillar() -> Mapping:
     return __pillar__
 
@@ -886,15 +935,35 @@ def _grains() -> Mapping:
     return __grains__
 
 
+def _mine_get() -> Any:
+    """Every minion's MINE_FUNCTION in the Salt mine, asked of the master."""
+    try:
+        return __salt__["mine.get"]("*", MINE_FUNCTION)
+    except SaltException as err:
+        raise CommandExecutionError(
+            f"the Salt mine did not answer (mine.get '*' {MINE_FUNCTION}: {err}): the plan "
+            "check needs the site's hosts from the master"
+        ) from err
+
+
 def _site() -> Site | None:
-    """The site's hosts: under salt-ssh the roster, read once per render; elsewhere None.
+    """The site's hosts, read once per render: under salt-ssh the roster, under a salt-master
+    the Salt mine; masterless None.
 
     A salt-ssh wrapper module runs on the machine that renders, with salt-ssh's own options
-    in ``__opts__["__master_opts__"]``; a minion, salt-call and the host side of salt-ssh have
-    none, and check only the host itself.
+    in ``__opts__["__master_opts__"]``. A minion of a master (the daemon, or salt-call without
+    ``--local``) takes its files from the master (``file_client: remote``) and reads the mine
+    there (see ``_mine_site``). ``salt-call --local``, a minion with ``file_client: local`` and
+    the host side of salt-ssh have neither, and check only the host itself.
     """
     if SITE_CONTEXT_KEY not in __context__:
-        __context__[SITE_CONTEXT_KEY] = _roster_site(__opts__.get("__master_opts__"))
+        if __opts__.get("__master_opts__"):
+            site = _roster_site(__opts__["__master_opts__"])
+        elif __opts__.get("__role") == "minion" and __opts__.get("file_client") == "remote":
+            site = _mine_site(_mine_get(), _grains())
+        else:
+            site = None
+        __context__[SITE_CONTEXT_KEY] = site
     return __context__[SITE_CONTEXT_KEY]
 
 

@@ -8,13 +8,15 @@ at its first connection; a minion with a key of its own stays pending and gets n
 
 The master serves salt/ with its links to _modules/ and _states/; the minion gets them by
 saltutil.sync_all, as a site's minions do, and renders the highstate with the quorum module
-reading the master's pillar. Nothing is applied: the highstate would install software on this
-machine. The control nodes' addresses are never contacted.
+reading the master's pillar, and the site's hosts from the Salt mine: the minion and a compute
+minion publish what salt.minion configures them to. Nothing is applied: the highstate would
+install software on this machine. The control nodes' addresses are never contacted.
 """
 
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,11 @@ KEY_STATE_IDS = (
     "salt-minion-pki-keys-file-managed-master-pub",
 )
 BOOTSTRAP_CONFIG_ID = "salt-minion-config-file-file-serialize"
+# The minion settings of salt.minion's configuration that a started minion takes (the factory
+# sets its master and id).
+BOOTSTRAP_SETTINGS = ("grains", "mine_functions", "mine_interval")
+# The mine function salt.minion configures and the quorum module reads (quorum.MINE_FUNCTION).
+MINE_FUNCTION = "platform_host"
 
 
 def datacenter_plan(minion_id: str, count: int) -> dict[str, Any]:
@@ -65,8 +72,10 @@ def datacenter_plan(minion_id: str, count: int) -> dict[str, Any]:
     nodes[MINION_POSITION - 1]["id"] = minion_id
     return {"control_nodes": nodes}
 
+
 # How a module names itself to Salt's loader when its file's name is not its name.
 VIRTUAL_NAME = re.compile(r'^__virtualname__ = "([a-z_]+)"', re.MULTILINE)
+
 
 def custom_module_names(directory: str) -> set[str]:
     """Names of the repository's custom modules in ``directory`` (``_modules``, ``_states``):
@@ -169,12 +178,13 @@ def master(salt_factories, pillar_dir: Path, auth_events: list) -> Iterator[Salt
     salt._logging.shutdown_temp_handler()
 
 
-@pytest.fixture(scope="module")
-def bootstrap(master: SaltMaster, minion: Callable[..., Minion], minion_id: str) -> dict[str, Any]:
-    """salt.minion rendered for the minion's id and grains, with this master's pki_dir."""
+def render_bootstrap(
+    minion: Callable[..., Minion], master: SaltMaster, minion_id: str, roles: list[str]
+) -> dict[str, Any]:
+    """salt.minion rendered for a host of the datacenter, with this master's pki_dir."""
     host = minion(
         minion_id,
-        ["control"],
+        roles,
         DATACENTER,
         datacenters={},
         site={"salt_minion": {"master": "127.0.0.1", "master_pki_dir": master.config["pki_dir"]}},
@@ -183,13 +193,14 @@ def bootstrap(master: SaltMaster, minion: Callable[..., Minion], minion_id: str)
     return host.show_sls("salt.minion")
 
 
-@pytest.fixture(scope="module")
-def salt_minion(
+@contextmanager
+def bootstrapped_minion(
     master: SaltMaster, minion_id: str, bootstrap: dict[str, Any]
 ) -> Iterator[SaltMinion]:
-    """The minion with the configuration's grains and the keys salt.minion writes."""
-    grains = state_arguments(bootstrap, BOOTSTRAP_CONFIG_ID)["dataset"]["grains"]
-    factory = master.salt_minion_daemon(minion_id, overrides={"grains": grains})
+    """The minion started with the settings of salt.minion's configuration and its keys."""
+    config = state_arguments(bootstrap, BOOTSTRAP_CONFIG_ID)["dataset"]
+    overrides = {setting: config[setting] for setting in BOOTSTRAP_SETTINGS}
+    factory = master.salt_minion_daemon(minion_id, overrides=overrides)
     pki_dir = Path(factory.config["pki_dir"])
     pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name, (contents, mode) in bootstrap_files(bootstrap).items():
@@ -197,6 +208,30 @@ def salt_minion(
         (pki_dir / name).chmod(mode)
     # Started means the master sent its start event: it accepted the minion.
     with factory.started(start_timeout=START_TIMEOUT):
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def bootstrap(master: SaltMaster, minion: Callable[..., Minion], minion_id: str) -> dict[str, Any]:
+    """salt.minion rendered for the minion's id and grains, with this master's pki_dir."""
+    return render_bootstrap(minion, master, minion_id, ["control"])
+
+
+@pytest.fixture(scope="module")
+def salt_minion(
+    master: SaltMaster, minion_id: str, bootstrap: dict[str, Any]
+) -> Iterator[SaltMinion]:
+    """The control node under test, as salt.minion configures it."""
+    with bootstrapped_minion(master, minion_id, bootstrap) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def compute_minion(master: SaltMaster, minion: Callable[..., Minion]) -> Iterator[SaltMinion]:
+    """Another host of the datacenter, a compute node, as salt.minion configures it."""
+    compute_id = random_string(f"{DATACENTER}-compute-", uppercase=False)
+    bootstrap = render_bootstrap(minion, master, compute_id, ["compute"])
+    with bootstrapped_minion(master, compute_id, bootstrap) as factory:
         yield factory
 
 
@@ -226,16 +261,50 @@ def synced(on_minion: Callable[..., Any]) -> dict[str, list[str]]:
     return on_minion("saltutil.sync_all")
 
 
-@pytest.fixture
-def even_plan(on_minion: Callable[..., Any], pillar_dir: Path, minion_id: str) -> Iterator[None]:
-    """Four control nodes in the master's pillar, refreshed on the minion; three again after."""
-    write_datacenter(pillar_dir, DATACENTER, datacenter_plan(minion_id, 4))
+@pytest.fixture(scope="module")
+def mined(
+    on_minion: Callable[..., Any], salt_minion: SaltMinion, compute_minion: SaltMinion
+) -> None:
+    """Both minions in the mine: each publishes when it starts, the master stores it shortly
+    after."""
+    deadline = time.monotonic() + LOG_TIMEOUT
+    while set(on_minion("mine.get", "*", MINE_FUNCTION)) != {salt_minion.id, compute_minion.id}:
+        assert time.monotonic() < deadline, "the minions never published to the mine"
+        time.sleep(0.5)
+
+
+@contextmanager
+def datacenter_in_pillar(
+    on_minion: Callable[..., Any], pillar_dir: Path, minion_id: str, settings: dict[str, Any]
+) -> Iterator[None]:
+    """The datacenter's ``settings`` in the master's pillar, refreshed on the minion; its
+    three control nodes again after."""
+    write_datacenter(pillar_dir, DATACENTER, settings)
     try:
         assert on_minion("saltutil.refresh_pillar", "wait=True") is True
         yield
     finally:
         write_datacenter(pillar_dir, DATACENTER, datacenter_plan(minion_id, 3))
         assert on_minion("saltutil.refresh_pillar", "wait=True") is True
+
+
+@pytest.fixture
+def even_plan(on_minion: Callable[..., Any], pillar_dir: Path, minion_id: str) -> Iterator[None]:
+    """Four control nodes in the master's pillar."""
+    with datacenter_in_pillar(on_minion, pillar_dir, minion_id, datacenter_plan(minion_id, 4)):
+        yield
+
+
+@pytest.fixture
+def compute_listed(
+    on_minion: Callable[..., Any], pillar_dir: Path, minion_id: str, compute_minion: SaltMinion
+) -> Iterator[None]:
+    """The compute minion listed as the datacenter's third control node in the master's
+    pillar, while its grains (and so the mine) say compute."""
+    settings = datacenter_plan(minion_id, 3)
+    settings["control_nodes"][2]["id"] = compute_minion.id
+    with datacenter_in_pillar(on_minion, pillar_dir, minion_id, settings):
+        yield
 
 
 def test_master_syncs_the_custom_modules_to_a_minion(on_minion, synced):
@@ -249,7 +318,7 @@ def test_master_syncs_the_custom_modules_to_a_minion(on_minion, synced):
     assert virtual_names("_states") <= set(on_minion("sys.list_state_modules"))
 
 
-@pytest.mark.usefixtures("synced")
+@pytest.mark.usefixtures("synced", "mined")
 def test_quorum_module_on_a_minion_reads_the_masters_pillar(on_minion):
     plan = on_minion("quorum.plan")
 
@@ -261,7 +330,7 @@ def test_quorum_module_on_a_minion_reads_the_masters_pillar(on_minion):
     assert plan["mesos_zk_url"] == f"zk://{servers}/mesos"
 
 
-@pytest.mark.usefixtures("synced")
+@pytest.mark.usefixtures("synced", "mined")
 def test_highstate_renders_for_a_minion(on_minion):
     highstate = on_minion("state.show_highstate")
 
@@ -271,7 +340,7 @@ def test_highstate_renders_for_a_minion(on_minion):
     assert {"contents": str(MINION_POSITION)} in myid
 
 
-@pytest.mark.usefixtures("synced", "even_plan")
+@pytest.mark.usefixtures("synced", "mined", "even_plan")
 def test_bad_plan_fails_the_render_on_a_minion(on_minion, salt_minion):
     log_file = Path(salt_minion.config["log_file"])
     offset = log_file.stat().st_size
@@ -288,6 +357,29 @@ def test_bad_plan_fails_the_render_on_a_minion(on_minion, salt_minion):
     # A formula rendered on its own returns the same message to the master.
     assert isinstance(formula, list), formula
     assert EVEN_PLAN_ERROR in "\n".join(formula)
+
+
+@pytest.mark.usefixtures("synced", "mined")
+def test_quorum_plan_on_a_minion_knows_the_other_hosts_from_the_mine(on_minion, compute_minion):
+    agents = on_minion("quorum.plan")["agents"]
+
+    # The first control node makes a Consul token for every agent of this list.
+    assert {"id": compute_minion.id, "datacenter": DATACENTER} in agents
+
+
+@pytest.mark.usefixtures("synced", "mined", "compute_listed")
+def test_a_host_whose_mined_roles_disagree_with_the_pillar_fails_another_hosts_render(
+    on_minion, compute_minion
+):
+    errors = on_minion("state.show_sls", "consul", succeeds=False)
+
+    assert isinstance(errors, list), errors
+    error = "\n".join(errors)
+    assert (
+        f"host {compute_minion.id} (in the Salt mine) is listed in pillar "
+        f"datacenters:{DATACENTER}:control_nodes but its grain roles lacks control"
+    ) in error
+    assert f"`salt {compute_minion.id} mine.update`" in error
 
 
 def test_a_preseeded_minion_is_accepted_at_its_first_connection(

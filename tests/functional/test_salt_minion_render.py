@@ -28,6 +28,8 @@ PACKAGE_ID = "salt-minion-install-package-pkg-installed"
 CONFIG_ID = "salt-minion-config-file-file-serialize"
 UNIT_ID = "salt-minion-service-running-file-managed-unit"
 SERVICE_ID = "salt-minion-service-running-service-running"
+# The mine function the quorum module reads (quorum.MINE_FUNCTION), as the formula writes it.
+PLATFORM_HOST = [{"mine_function": "grains.item"}, "roles", "datacenter"]
 KEY_IDS = {
     "pem": "salt-minion-pki-keys-file-managed-pem",
     "pub": "salt-minion-pki-keys-file-managed-pub",
@@ -159,9 +161,27 @@ def test_the_minions_configuration_names_the_master_the_host_and_its_grains(boot
         "master": MASTER,
         "id": HOST,
         "grains": {"roles": ["compute"], "datacenter": "dc1", **HOST_GRAINS},
+        "mine_functions": {"platform_host": PLATFORM_HOST},
+        "mine_interval": 10,
         "master_port": 4506,
     }
     assert {"sls": "salt.minion.config"} in requisites(rendered, SERVICE_ID, "watch")
+
+
+def test_the_minion_publishes_its_roles_and_datacenter_to_the_mine_beside_the_sites_own(
+    bootstrapped,
+):
+    addresses = [{"mine_function": "network.ip_addrs"}]
+    config = {
+        "mine_functions": {"addresses": addresses, "platform_host": ["test.ping"]},
+        "mine_interval": 60,
+    }
+
+    rendered = bootstrapped(config=config).show_sls("salt.minion")
+
+    dataset = state_arguments(rendered, CONFIG_ID)["dataset"]
+    assert dataset["mine_functions"] == {"addresses": addresses, "platform_host": PLATFORM_HOST}
+    assert dataset["mine_interval"] == 10
 
 
 def test_the_keys_written_are_the_pair_the_master_accepted_and_its_own_key(

@@ -5,13 +5,13 @@ import importlib.util
 import json
 import re
 from pathlib import Path
-from unittest.mock import patch
+from unittest.mock import Mock, patch
 
 import pytest
 import salt.config
 import salt.loader
 import yaml
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError, SaltReqTimeoutError
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_PATH = REPO / "_modules" / "quorum.py"
@@ -932,7 +932,7 @@ def test_unlisted_control_host_fails_every_host_of_its_datacenter(host_grains):
         quorum._validated(TWO_DATACENTERS, host_grains, site=bad_site)
 
     assert str(error.value).startswith(
-        "host dc1-compute-2 (roster) has role control (grain roles) but is not listed in "
+        "host dc1-compute-2 (in the roster) has role control (grain roles) but is not listed in "
         "pillar datacenters:dc1:control_nodes: add it there"
     )
 
@@ -943,7 +943,7 @@ def test_listed_host_without_control_role_fails_the_other_hosts():
     with pytest.raises(
         SaltInvocationError,
         match=re.escape(
-            "host dc1-control-3 (roster) is listed in pillar datacenters:dc1:control_nodes but "
+            "host dc1-control-3 (in the roster) is listed in pillar datacenters:dc1:control_nodes but "
             "its grain roles lacks control"
         ),
     ):
@@ -956,7 +956,7 @@ def test_listed_host_in_another_datacenter_fails_the_listing_datacenters_hosts()
     with pytest.raises(
         SaltInvocationError,
         match=re.escape(
-            "host dc1-control-3 (roster) is listed in pillar datacenters:dc1:control_nodes but "
+            "host dc1-control-3 (in the roster) is listed in pillar datacenters:dc1:control_nodes but "
             "its grain datacenter is 'dc2': set it to dc1"
         ),
     ):
@@ -967,7 +967,7 @@ def test_a_bad_host_of_another_datacenter_does_not_fail_this_one():
     bad_site = with_site_host("dc2-compute-2", roles=["control"], datacenter="dc2")
 
     assert quorum._validated(TWO_DATACENTERS, grains(), site=bad_site) == "dc1"
-    with pytest.raises(SaltInvocationError, match="host dc2-compute-2 \\(roster\\)"):
+    with pytest.raises(SaltInvocationError, match="host dc2-compute-2 \\(in the roster\\)"):
         quorum._validated(TWO_DATACENTERS, grains("dc2-control-1", "dc2"), site=bad_site)
 
 
@@ -1019,7 +1019,6 @@ def test_roster_site_reads_the_shipped_roster_with_salts_roster_code(tmp_path):
     master_opts = salt_ssh_master_opts(tmp_path, SHIPPED_ROSTER)
 
     assert quorum._roster_site(master_opts) == SHIPPED_SITE
-    assert quorum._roster_site(None) is None
 
 
 def test_loader_functions_check_the_roster_under_salt_ssh(tmp_path):
@@ -1029,12 +1028,12 @@ def test_loader_functions_check_the_roster_under_salt_ssh(tmp_path):
     master_opts = salt_ssh_master_opts(tmp_path, roster)
 
     with patch.dict(quorum.__opts__, {"__master_opts__": master_opts}):
-        with pytest.raises(SaltInvocationError, match="host dc1-compute-1 \\(roster\\)"):
+        with pytest.raises(SaltInvocationError, match="host dc1-compute-1 \\(in the roster\\)"):
             quorum.validate()
         assert quorum.__context__[quorum.SITE_CONTEXT_KEY].source == "roster"
         # Read once per render: later calls use what the first one read.
         with patch.object(quorum.salt.roster, "Roster", side_effect=AssertionError("read again")):
-            with pytest.raises(SaltInvocationError, match="host dc1-compute-1 \\(roster\\)"):
+            with pytest.raises(SaltInvocationError, match="host dc1-compute-1 \\(in the roster\\)"):
                 quorum.plan()
 
 
@@ -1057,9 +1056,159 @@ def test_wrapper_module_checks_the_roster_as_salt_ssh_loads_it(tmp_path):
     context = {"master_opts": master_opts}
     wrappers = salt.loader.ssh_wrapper(opts, {}, context)
 
-    with pytest.raises(SaltInvocationError, match="host dc1-compute-2 \\(roster\\) has role"):
+    with pytest.raises(
+        SaltInvocationError, match="host dc1-compute-2 \\(in the roster\\) has role"
+    ):
         wrappers["quorum.validate"]()
     assert context[quorum.SITE_CONTEXT_KEY].hosts["dc1-compute-2"]["roles"] == ["control"]
+
+
+# The site's hosts under a salt-master: the Salt mine, as the salt formula makes minions
+# publish it.
+
+# mine.get's answer on a site that agrees with TWO_DATACENTERS: what every minion published.
+MINED_SITE = {minion_id: dict(host_grains) for minion_id, host_grains in SHIPPED_SITE.hosts.items()}
+
+
+def mined(**changes: dict) -> dict:
+    """MINED_SITE with some hosts' grains replaced or added."""
+    return {**MINED_SITE, **changes}
+
+
+def minion_of_a_master(answer) -> Mock:
+    """Makes this host a minion of a master (the loader's options as Salt sets them) whose
+    mine.get returns ``answer``, or raises it; returns mine.get. The loader's dunders are
+    the test's own: nothing outlives it."""
+    mine_get = (
+        Mock(side_effect=answer) if isinstance(answer, Exception) else Mock(return_value=answer)
+    )
+    quorum.__opts__.update({"__role": "minion", "file_client": "remote"})
+    quorum.__salt__["mine.get"] = mine_get
+    return mine_get
+
+
+def test_the_salt_formula_publishes_the_mine_function_the_quorum_module_reads():
+    defaults = yaml.safe_load((REPO / "salt" / "salt" / "defaults.yaml").read_text())
+
+    assert defaults["salt_minion"]["mine_functions"][quorum.MINE_FUNCTION] == [
+        {"mine_function": "grains.item"},
+        "roles",
+        "datacenter",
+    ]
+
+
+def test_a_minion_of_a_master_reads_the_site_from_the_mine_once_per_render():
+    mine_get = minion_of_a_master(MINED_SITE)
+
+    assert quorum.validate() is True
+    agents = quorum.plan()["agents"]
+
+    mine_get.assert_called_once_with("*", quorum.MINE_FUNCTION)
+    assert quorum.__context__[quorum.SITE_CONTEXT_KEY] == quorum.Site("mine", MINED_SITE)
+    assert {"id": "dc1-compute-1", "datacenter": "dc1"} in agents
+
+
+def test_salt_call_local_reads_no_mine():
+    mine_get = minion_of_a_master(MINED_SITE)
+    quorum.__opts__["file_client"] = "local"
+
+    assert quorum.validate() is True
+    assert quorum.__context__[quorum.SITE_CONTEXT_KEY] is None
+    mine_get.assert_not_called()
+
+
+def test_a_listed_host_whose_mined_roles_lack_control_fails_another_host_of_its_datacenter():
+    minion_of_a_master(mined(**{"dc1-control-3": {"roles": ["compute"], "datacenter": "dc1"}}))
+
+    with pytest.raises(SaltInvocationError) as error:
+        quorum.validate()
+
+    assert str(error.value) == (
+        "host dc1-control-3 (in the Salt mine) is listed in pillar "
+        "datacenters:dc1:control_nodes but its grain roles lacks control: add the role (the "
+        "mine holds the grains the minion last published: correct the minion's grains "
+        "(salt.minion writes the roster's into its configuration), then run "
+        "`salt dc1-control-3 mine.update`; a host gone for good leaves the mine with "
+        "`salt-key -d dc1-control-3`), or remove it from the list (every listed node counts "
+        "in the quorum)"
+    )
+
+
+def test_a_listed_host_whose_mined_datacenter_pillar_lacks_fails_its_listed_datacenter():
+    moved = quorum.Site(
+        "mine", mined(**{"dc1-control-3": {"roles": ["control"], "datacenter": "dc9"}})
+    )
+
+    with pytest.raises(
+        SaltInvocationError,
+        match=re.escape(
+            "host dc1-control-3 (in the Salt mine) is listed in pillar "
+            "datacenters:dc1:control_nodes but its grain datacenter is 'dc9': set it to dc1 "
+            "(the mine holds the grains the minion last published"
+        ),
+    ):
+        quorum._validated(TWO_DATACENTERS, COMPUTE_GRAINS, site=moved)
+
+
+def test_an_unlisted_host_of_a_datacenter_pillar_lacks_fails_only_its_own_render():
+    stray = {"roles": ["compute"], "datacenter": "dc9"}
+    stray_site = quorum.Site("mine", mined(**{"dc9-compute-1": stray}))
+
+    assert quorum._validated(TWO_DATACENTERS, grains(), site=stray_site) == "dc1"
+    with pytest.raises(SaltInvocationError, match="pillar datacenters:dc9 .* does not exist"):
+        quorum._validated(TWO_DATACENTERS, {**stray, "id": "dc9-compute-1"}, site=stray_site)
+    # Nor is a token made for an agent of a datacenter that does not exist.
+    agents = quorum._agents(TWO_DATACENTERS, grains(), stray_site)
+    assert "dc9-compute-1" not in [agent["id"] for agent in agents]
+
+
+def test_agents_include_the_compute_hosts_of_the_mine():
+    mine_site = quorum.Site(
+        "mine", mined(**{"dc1-compute-2": {"roles": "compute", "datacenter": "dc1"}})
+    )
+
+    agents = quorum._agents(TWO_DATACENTERS, grains(), mine_site)
+
+    assert agents == [
+        {"id": minion_id, "datacenter": minion_id.split("-")[0]}
+        for minion_id in sorted({*MINED_SITE, "dc1-compute-2"})
+    ]
+
+
+WITHOUT_THIS_HOST = {
+    minion_id: host_grains
+    for minion_id, host_grains in MINED_SITE.items()
+    if minion_id != "dc1-control-1"
+}
+
+
+@pytest.mark.parametrize(
+    "answer", [{}, WITHOUT_THIS_HOST, ""], ids=["empty", "without this host", "not a mapping"]
+)
+def test_a_mine_without_this_host_fails_its_render_naming_the_fix(answer):
+    minion_of_a_master(answer)
+
+    with pytest.raises(SaltInvocationError) as error:
+        quorum.plan()
+
+    assert str(error.value) == (
+        "the Salt mine holds no platform_host of dc1-control-1, so the other hosts cannot "
+        "check it against the plan nor the first control node make its Consul token: give the "
+        "minion the mine_functions platform_host (salt.minion writes it, "
+        "salt_minion:mine_functions), then run `salt dc1-control-1 mine.update`"
+    )
+
+
+def test_a_mine_that_does_not_answer_fails_the_render_with_salts_error():
+    minion_of_a_master(SaltReqTimeoutError("Message timed out"))
+
+    with pytest.raises(CommandExecutionError) as error:
+        quorum.validate()
+
+    assert str(error.value).startswith(
+        "the Salt mine did not answer (mine.get '*' platform_host: Message timed out)"
+    )
+    assert isinstance(error.value.__cause__, SaltReqTimeoutError)
 
 
 # The stages of a site's security (docs/security.md).
@@ -1068,13 +1217,37 @@ def test_wrapper_module_checks_the_roster_as_salt_ssh_loads_it(tmp_path):
 @pytest.mark.parametrize(
     ("stage", "switched_on"),
     [
-        ("accept", {"tls": True, "acl_default_policy": "allow", "tokens_in_use": False,
-                    "verify_outgoing": False, "verify_incoming": False}),
-        ("verify", {"tls": True, "acl_default_policy": "allow", "tokens_in_use": True,
-                    "verify_outgoing": True, "verify_incoming": False,
-                    "stages_reached": ["accept", "verify"]}),
-        ("secure", {"tls": True, "acl_default_policy": "deny", "tokens_in_use": True,
-                    "verify_outgoing": True, "verify_incoming": True}),
+        (
+            "accept",
+            {
+                "tls": True,
+                "acl_default_policy": "allow",
+                "tokens_in_use": False,
+                "verify_outgoing": False,
+                "verify_incoming": False,
+            },
+        ),
+        (
+            "verify",
+            {
+                "tls": True,
+                "acl_default_policy": "allow",
+                "tokens_in_use": True,
+                "verify_outgoing": True,
+                "verify_incoming": False,
+                "stages_reached": ["accept", "verify"],
+            },
+        ),
+        (
+            "secure",
+            {
+                "tls": True,
+                "acl_default_policy": "deny",
+                "tokens_in_use": True,
+                "verify_outgoing": True,
+                "verify_incoming": True,
+            },
+        ),
     ],
 )
 def test_each_security_stage_switches_on_its_settings(stage, switched_on):
@@ -1111,8 +1284,14 @@ def test_a_running_agent_is_refused_a_jump_of_more_than_one_stage(running, asked
 
 
 @pytest.mark.parametrize(
-    ("running", "asked"), [("open", "accept"), ("accept", "verify"), ("verify", "secure"),
-                           ("secure", "secure"), ("secure", "verify")],
+    ("running", "asked"),
+    [
+        ("open", "accept"),
+        ("accept", "verify"),
+        ("verify", "secure"),
+        ("secure", "secure"),
+        ("secure", "verify"),
+    ],
 )
 def test_a_running_agent_moves_one_stage_at_a_time(running, asked):
     host = {"id": "dc1-compute-1", "consul_security_stage": running}
@@ -1160,13 +1339,18 @@ def test_the_primary_datacenter_is_the_first_by_name_unless_pillar_names_one():
 
 
 def test_agents_are_the_control_nodes_the_roster_hosts_and_this_host():
-    datacenters = {"dc1": {"control_nodes": control_nodes("dc1", 3)},
-                   "dc2": {"control_nodes": control_nodes("dc2", 1)}}
-    site = quorum.Site("roster", {
-        "dc1-control-1": {"datacenter": "dc1"},
-        "dc1-compute-1": {"datacenter": "dc1"},
-        "dc2-compute-1": {"datacenter": "dc2"},
-    })
+    datacenters = {
+        "dc1": {"control_nodes": control_nodes("dc1", 3)},
+        "dc2": {"control_nodes": control_nodes("dc2", 1)},
+    }
+    site = quorum.Site(
+        "roster",
+        {
+            "dc1-control-1": {"datacenter": "dc1"},
+            "dc1-compute-1": {"datacenter": "dc1"},
+            "dc2-compute-1": {"datacenter": "dc2"},
+        },
+    )
     grains = {"id": "dc1-compute-2", "datacenter": "dc1"}
 
     assert quorum._agents(datacenters, grains, site) == [
@@ -1176,7 +1360,7 @@ def test_agents_are_the_control_nodes_the_roster_hosts_and_this_host():
         {"id": "dc2-compute-1", "datacenter": "dc2"},
         {"id": control_nodes("dc2", 1)[0]["id"], "datacenter": "dc2"},
     ]
-    # Without a roster (a minion, salt-call): the control nodes and this host.
+    # Without a site (masterless): the control nodes and this host.
     assert [agent["id"] for agent in quorum._agents(datacenters, grains, None)] == sorted(
         [node["id"] for name in ("dc1", "dc2") for node in datacenters[name]["control_nodes"]]
         + ["dc1-compute-2"]
@@ -1210,8 +1394,15 @@ def test_a_host_without_a_known_consul_release_may_take_any_version(running):
         ("1.9.5", "1.10.12"),
         ("1.2.4", "1.6.10"),
     ],
-    ids=["same release", "same release, other build", "patch", "two minor releases",
-         "two minor releases of 1.2x", "one minor release", "a dedicated path"],
+    ids=[
+        "same release",
+        "same release, other build",
+        "patch",
+        "two minor releases",
+        "two minor releases of 1.2x",
+        "one minor release",
+        "a dedicated path",
+    ],
 )
 def test_a_running_consul_takes_a_step_its_upgrade_instructions_document(running, asked):
     quorum._check_settings(consul_pillar(asked), consul_host(running))

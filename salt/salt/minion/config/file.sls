@@ -1,6 +1,8 @@
 {#- The minion's configuration, salt_minion:config_file (in minion.d, beside the package's
-    /etc/salt/minion): the master, the host's minion id and the grains of salt_minion:grains
-    that the host has (under salt-ssh: its roster entry's), merged over salt_minion:config. #}
+    /etc/salt/minion): the master, the host's minion id, the grains of salt_minion:grains
+    that the host has (under salt-ssh: its roster entry's) and the mine it publishes
+    (salt_minion:mine_functions, every salt_minion:mine_interval minutes), merged over
+    salt_minion:config. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import salt_minion with context %}
 {%- if not salt_minion.master %}
@@ -15,6 +17,8 @@
       'master': salt_minion.master,
       'id': grains.id,
       'grains': host_grains,
+      'mine_functions': salt_minion.mine_functions,
+      'mine_interval': salt_minion.mine_interval,
     }, strategy='recurse') %}
 
 salt-minion-config-file-file-serialize:

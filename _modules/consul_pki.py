@@ -1,12 +1,17 @@
 """
-TLS certificates of the Consul agents, signed with the site's CA where templates render.
+TLS certificates of the Consul agents, signed with the site's CA where templates render, or by
+the salt-master.
 
 The CA's private key is a file on the machine that renders (``secrets:consul:ca:key_file``;
 see docs/secrets.md), never pillar: every pillar value reaches the hosts it is given to. So the
 agents' certificates are signed there, while their configuration renders, and a host receives
 only the CA certificate, its own certificate and its own key. Under salt-ssh this module runs
 as a wrapper module on the operator's machine (``_wrapper/consul_pki.py`` is a link to it); a
-masterless host that holds the key is its own renderer.
+masterless host that holds the key is its own renderer. Under a salt-master, minions render
+their own templates and must not hold the key: the master issues each minion's pair as an
+external pillar (``_pillar/consul_pki.py`` is a link to this file, see ext_pillar), and
+agent_certificate, which the consul formula calls, takes the pair from pillar
+``consul_pki:agent`` when the master gave one.
 
 Issued pairs are kept next to the CA key, ``consul-certs/<datacenter>/<node>.pem`` and
 ``.key``, and given again unchanged while they still fit (same CA, same names, not about to
@@ -23,6 +28,7 @@ import contextlib
 import datetime
 import fcntl
 import ipaddress
+import logging
 import os
 import re
 import tempfile
@@ -46,8 +52,14 @@ except ImportError as err:
 
 __virtualname__ = "consul_pki"
 
+log = logging.getLogger(__name__)
+
 KEY_FILE_PILLAR = "secrets:consul:ca:key_file"
 CERT_PILLAR = "secrets:consul:ca:cert"
+# Where the salt-master's external pillar puts the pair of the minion that asks.
+AGENT_PILLAR = "consul_pki:agent"
+# Consul's domain, as the consul formula reads it (its defaults.yaml says consul).
+DOMAIN_PILLAR = "consul:tls:domain"
 # The command that makes the site's secrets (platform_secrets, docs/secrets.md).
 SECRETS_COMMAND = "scripts/secrets init pillar"
 STORE_DIRECTORY = "consul-certs"
@@ -302,10 +314,10 @@ def _read_key_file(path: Path) -> bytes:
     except FileNotFoundError as err:
         raise SaltInvocationError(
             f"{path} (pillar {KEY_FILE_PILLAR}) does not exist here: the CA key is kept only "
-            "on the machine that renders (the salt-ssh operator's machine); under a "
-            "salt-master minions cannot sign: run the highstate with salt-ssh, or set "
-            f"{KEY_FILE_PILLAR} to where the key is on this machine (restore it from a backup "
-            "if it is lost)"
+            "on the machine that renders (the salt-ssh operator's machine, or the salt-master, "
+            f"whose external pillar consul_pki gives each minion its pair in pillar "
+            f"{AGENT_PILLAR}: docs/security.md); set {KEY_FILE_PILLAR} to where the key is on "
+            "that machine (restore it from a backup if it is lost)"
         ) from err
     except OSError as err:
         raise CommandExecutionError(f"cannot read {path}: {err.strerror}") from err
@@ -431,3 +443,112 @@ def check_ca() -> bool:
     """
     _pillar_authority()
     return True
+
+
+def _plan_request(plan: Mapping) -> dict[str, Any]:
+    """What certificate() is asked for the host of ``plan`` (quorum.plan): its id and
+    datacenter, a server's names if it is a control node, its LAN and WAN addresses."""
+    host = plan["host"]
+    return {
+        "node": host["id"],
+        "datacenter": plan["datacenter"],
+        "server": plan["is_control"],
+        "addresses": list(dict.fromkeys([host["address"], host["wan_address"]])),
+    }
+
+
+def _names_in(cert_pem: Any) -> set[x509.GeneralName]:
+    """The subject alternative names of a PEM certificate; none if it is not one."""
+    try:
+        certificate = x509.load_pem_x509_certificate(str(cert_pem).encode())
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except (ValueError, x509.ExtensionNotFound):
+        return set()
+    return set(names.value)
+
+
+def agent_certificate(plan: Mapping, domain: str = "consul") -> dict[str, str]:
+    """
+    The TLS certificate and key of this host's Consul agent, for templates: the pair the
+    salt-master issued in pillar ``consul_pki:agent`` (see ext_pillar) when it gave one, else
+    the pair certificate() signs here (salt-ssh, salt-call) for the host of ``plan``.
+
+    ``plan`` is quorum.plan(); the pair names what certificate() would sign for its host: its
+    id, a server's names if it is a control node, its address and WAN address. Returns what
+    certificate() returns. Raises SaltInvocationError when the master's pair names something
+    else (the master's plan and this host's differ).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_pki.agent_certificate \\
+            '{host: {id: dc1-control-1, address: 10.0.1.11, wan_address: 10.0.0.11},
+              datacenter: dc1, is_control: true}'
+    """
+    request = _plan_request(plan)
+    issued = salt.utils.data.traverse_dict_and_list(__pillar__, AGENT_PILLAR, None, delimiter=":")
+    if not issued:
+        return certificate(**request, domain=domain)
+    domain = _checked_arguments(
+        request["node"], request["datacenter"], request["addresses"], domain
+    )
+    wanted_names = _subject_alt_names(**request, domain=domain)
+    if not isinstance(issued, Mapping) or _names_in(issued.get("cert")) != set(wanted_names):
+        raise SaltInvocationError(
+            f"pillar {AGENT_PILLAR}, the pair the salt-master issued for {request['node']}, "
+            f"does not name what this render asks for ({', '.join(map(str, wanted_names))}): "
+            "the master computed another plan for this host (a pillar given on the command "
+            f"line, or {DOMAIN_PILLAR} missing on the master); refresh the pillar "
+            "(saltutil.refresh_pillar) and render without pillar=..."
+        )
+    return dict(issued)
+
+
+def ext_pillar(minion_id: str, pillar: Mapping, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """
+    External pillar of a salt-master: the Consul agent's pair of the minion that asks, in
+    pillar ``consul_pki:agent``, signed here, where the CA key is, by certificate() (the
+    cached pair while it fits, as under salt-ssh). Nothing when the site's security stage has
+    no TLS, and nothing when the quorum module refuses the plan: the minion's render then fails
+    with the plan's own message, rather than all of its states with a pillar error.
+
+    Security: the request is quorum.plan() as the master computes it. The id is the one the
+    minion authenticated as (the master sets grain ``id`` to it); a server certificate goes
+    only to an id listed in pillar ``datacenters:<dc>:control_nodes``, whatever the minion's
+    grains say (a host with grain role ``control`` that is not listed gets nothing), with the
+    addresses of its entry there; a client's addresses are its grain ``platform_address`` or
+    routes, as its own render takes them. The plan and the CA are read from the pillar the
+    master compiled from its own tree (``__pillar__``), never from the ``pillar`` argument:
+    Salt merges into it the pillar a minion may send with its request (``pillar=...``), with
+    which a minion could list itself as a control node.
+
+    Configuration (the master's; its ``module_dirs`` must load _modules, ``pillar_dirs``
+    _pillar, as etc/salt/master does)::
+
+        ext_pillar:
+          - consul_pki: {}
+    """
+    if "quorum.plan" not in __salt__:
+        raise CommandExecutionError(
+            "the quorum module is not loaded on the salt-master: add the repository to its "
+            "module_dirs (etc/salt/master)"
+        )
+    try:
+        plan = __salt__["quorum.plan"]()
+    except SaltInvocationError as err:
+        log.warning("consul_pki: no Consul certificate for %s: %s", minion_id, err)
+        return {}
+    if plan["host"]["id"] != minion_id:
+        raise CommandExecutionError(
+            f"grain id is {plan['host']['id']!r}, not {minion_id!r} that asks: the master "
+            "must compile the pillar of the minion that authenticated"
+        )
+    if not plan["security"]["tls"]:
+        return {}
+    domain = salt.utils.data.traverse_dict_and_list(
+        __pillar__, DOMAIN_PILLAR, "consul", delimiter=":"
+    )
+    pair = certificate(**_plan_request(plan), domain=domain)
+    branch, leaf = AGENT_PILLAR.split(":")
+    return {branch: {leaf: pair}}

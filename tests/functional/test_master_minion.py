@@ -9,10 +9,14 @@ at its first connection; a minion with a key of its own stays pending and gets n
 The master serves salt/ with its links to _modules/ and _states/; the minion gets them by
 saltutil.sync_all, as a site's minions do, and renders the highstate with the quorum module
 reading the master's pillar, and the site's hosts from the Salt mine: the minion and a compute
-minion publish what salt.minion configures them to. Nothing is applied: the highstate would
+minion publish what salt.minion configures them to. The master runs the external pillar
+consul_pki, as a site's does: it signs the minion's Consul certificate with the site's CA key,
+which stays on its side, into the minion's pillar. Nothing is applied: the highstate would
 install software on this machine. The control nodes' addresses are never contacted.
 """
 
+import ipaddress
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +26,8 @@ from typing import Any
 
 import pytest
 import salt._logging
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from saltfactories.daemons.master import SaltMaster
 from saltfactories.daemons.minion import SaltMinion
 from saltfactories.utils import random_string
@@ -64,6 +70,9 @@ BOOTSTRAP_CONFIG_ID = "salt-minion-config-file-file-serialize"
 BOOTSTRAP_SETTINGS = ("grains", "mine_functions", "mine_interval")
 # The mine function salt.minion configures and the quorum module reads (quorum.MINE_FUNCTION).
 MINE_FUNCTION = "platform_host"
+# The states that write the minion's Consul certificate and key.
+TLS_CERT_STATE_ID = "consul-config-file-file-managed-tls-cert"
+TLS_KEY_STATE_ID = "consul-config-file-file-managed-tls-key"
 
 
 def datacenter_plan(minion_id: str, count: int) -> dict[str, Any]:
@@ -167,6 +176,11 @@ def master(salt_factories, pillar_dir: Path, auth_events: list) -> Iterator[Salt
             "fileserver_followsymlinks": True,
             "auto_accept": False,
             "open_mode": False,
+            # As etc/salt/master with its ext_pillar on: the master signs each minion's Consul
+            # certificate with the site's CA key, which stays on its side.
+            "module_dirs": [str(REPO)],
+            "pillar_dirs": [str(REPO / "_pillar")],
+            "ext_pillar": [{"consul_pki": {}}],
         },
         # The factories would accept every pending key (salt-key -a): record them instead.
         on_auth_event_callback=lambda _master, payload: auth_events.append(payload),
@@ -330,14 +344,58 @@ def test_quorum_module_on_a_minion_reads_the_masters_pillar(on_minion):
     assert plan["mesos_zk_url"] == f"zk://{servers}/mesos"
 
 
-@pytest.mark.usefixtures("synced", "mined")
-def test_highstate_renders_for_a_minion(on_minion):
-    highstate = on_minion("state.show_highstate")
+@pytest.fixture(scope="module")
+def highstate(on_minion: Callable[..., Any], synced: dict, mined: Any) -> dict[str, Any]:
+    """The minion's rendered highstate (state.show_highstate), rendered once."""
+    return on_minion("state.show_highstate")
 
+
+def test_highstate_renders_for_a_minion(highstate):
     assert isinstance(highstate, dict), highstate
     assert STATE_IDS_OF_A_CONTROL_NODE <= set(highstate)
     myid = highstate["zookeeper-config-file-file-managed-myid"]["file"]
     assert {"contents": str(MINION_POSITION)} in myid
+
+
+def test_master_gives_the_minion_its_consul_certificate_in_pillar(on_minion, minion_id, highstate):
+    """The master signs with the site's CA key, which it keeps: the minion's pillar holds its
+    own pair, and its highstate writes that pair."""
+    pillar = on_minion("pillar.items", "unmask=True")
+    issued = pillar["consul_pki"]["agent"]
+
+    ca = x509.load_pem_x509_certificate(pillar["secrets"]["consul"]["ca"]["cert"].encode())
+    certificate = x509.load_pem_x509_certificate(issued["cert"].encode())
+    certificate.verify_directly_issued_by(ca)
+    assert certificate.issuer == ca.subject
+    common_name = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert common_name == f"server.{DATACENTER}.consul"
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert f"{minion_id}.server.{DATACENTER}.consul" in names.get_values_for_type(x509.DNSName)
+    address = ipaddress.ip_address(control_address(MINION_POSITION))
+    assert address in names.get_values_for_type(x509.IPAddress)
+    # The highstate writes the pair of pillar; the CA's key is nowhere in what the minion has.
+    assert state_arguments(highstate, TLS_CERT_STATE_ID)["contents"] == issued["cert"]
+    assert state_arguments(highstate, TLS_KEY_STATE_ID)["contents"] == issued["key"]
+    ca_key_lines = Path(pillar["secrets"]["consul"]["ca"]["key_file"]).read_text().splitlines()
+    received = json.dumps([pillar, highstate])
+    assert not [line for line in ca_key_lines[1:-1] if line in received]
+
+
+@pytest.mark.usefixtures("synced")
+def test_pillar_a_minion_sends_does_not_change_its_certificate(on_minion, minion_id):
+    """Salt merges a minion's pillar=... into its pillar on the master: the certificate
+    follows the master's own plan (here the minion is still a server)."""
+    without_the_minion = [
+        node for node in datacenter_plan(minion_id, 3)["control_nodes"] if node["id"] != minion_id
+    ]
+    sent = {"datacenters": {DATACENTER: {"control_nodes": without_the_minion}}}
+
+    pillar = on_minion("pillar.items", f"pillar={json.dumps(sent)}", "unmask=True")
+
+    assert pillar["datacenters"][DATACENTER]["control_nodes"] == without_the_minion
+    certificate = x509.load_pem_x509_certificate(pillar["consul_pki"]["agent"]["cert"].encode())
+    common_name = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert common_name == f"server.{DATACENTER}.consul"
 
 
 @pytest.mark.usefixtures("synced", "mined", "even_plan")

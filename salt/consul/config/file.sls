@@ -4,10 +4,10 @@
     shows in consul.json, in diffs or in the rendered highstate.
 
     The site's security stage (plan.security, docs/security.md) switches on TLS (the CA
-    certificate, and the agent's certificate and key, signed where templates render by
-    consul_pki so that the CA key never reaches a host) and ACLs (their tokens in
-    acl-tokens.json, read from pillar on the host). Keys that changed names are written for
-    the Consul version in use: 1.8 (the lab's) and 1.12 and later (tls stanza).
+    certificate, and the agent's certificate and key, signed by consul_pki where templates
+    render or by the salt-master, so that the CA key never reaches a host) and ACLs (their
+    tokens in acl-tokens.json, read from pillar on the host). Keys that changed names are
+    written for the Consul version in use: 1.8 (the lab's) and 1.12 and later (tls stanza).
 
     A change is checked with `consul validate` before it is written (a key the installed
     version rejects fails this state, not the agent); service/running.sls restarts the agent
@@ -152,11 +152,9 @@ consul-config-file-file-serialize:
 {%- if security.tls %}
       - file: consul-config-file-file-managed-tls-key
 
-{#- Signed on this side; the key reaches the host as the pillar does, and is never shown. #}
-{%-   set certificate = salt['consul_pki.certificate'](
-        plan.host.id, plan.datacenter, server=plan.is_control,
-        addresses=[plan.host.address, plan.host.wan_address] | unique | list,
-        domain=consul.tls.domain) %}
+{#- Issued by the salt-master into pillar (its external pillar consul_pki), else signed on
+    this side (salt-ssh); the key reaches the host as the pillar does, and is never shown. #}
+{%-   set certificate = salt['consul_pki.agent_certificate'](plan, domain=consul.tls.domain) %}
 
 consul-config-file-file-directory-tls:
   file.directory:

@@ -1,0 +1,1 @@
+../_modules/consul_pki.py

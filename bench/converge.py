@@ -8,7 +8,11 @@ For each no-op run it prints the wall time, the slowest host's states (the sum o
 ``duration``: the time the states themselves take) and the ratio of the two: what salt-ssh
 adds around the states (SSH round trips, rendering, module sync).
 
-    .venv/bin/python bench/converge.py [--noop-runs 3] [--skip-cold]
+``--through master`` (or ``both``) runs the no-op highstates from the lab's salt-master
+instead (``scripts/lab master`` first), with the minions' schedule paused meanwhile, so that
+the cost per host of the two ways shows side by side.
+
+    .venv/bin/python bench/converge.py [--noop-runs 3] [--skip-cold] [--through both]
 """
 
 import argparse
@@ -21,15 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docker  # noqa: E402
 
-from lab import converge, hosts  # noqa: E402
+from lab import converge, hosts, master  # noqa: E402
 from lab.__main__ import saved_layout  # noqa: E402
 from lab.image import image_tag  # noqa: E402
 
 
-def timed_highstate() -> tuple[float, int, int, float]:
+def timed_highstate(through: str = "salt-ssh") -> tuple[float, int, int, float]:
     """Wall seconds, changes, failures and the slowest host's summed state seconds."""
     started = time.monotonic()
-    results = converge.highstate()
+    results = master.highstate() if through == "master" else converge.highstate()
     elapsed = time.monotonic() - started
     changed = sum(len(result.changed) for result in results.values())
     failed = sum(len(result.failed) + bool(result.error) for result in results.values())
@@ -49,10 +53,30 @@ def recreate_hosts(layout) -> float:
     return time.monotonic() - started
 
 
+def noop_runs(through: str, runs: int, host_count: int, cold: float | None) -> None:
+    noop, ratios = [], []
+    for run in range(1, runs + 1):
+        elapsed, changed, failed, states = timed_highstate(through)
+        noop.append(elapsed)
+        ratios.append(elapsed / states)
+        print(
+            f"{through} no-op #{run}:  {elapsed:7.1f} s  ({changed} changes, {failed} failed;"
+            f" slowest host's states {states:.1f} s, wall/states {elapsed / states:.1f})"
+        )
+    if noop:
+        median = statistics.median(noop)
+        print(f"{through} no-op median:  {median:7.1f} s  ({median / host_count:.2f} s per host)")
+        print(f"{through} wall/states median: {statistics.median(ratios):5.1f}")
+        if cold is not None and through == "salt-ssh":
+            print(f"cold / no-op ratio:          {cold / median:7.1f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--noop-runs", type=int, default=3)
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--through", choices=("salt-ssh", "master", "both"), default="salt-ssh",
+                        help="how the no-op runs converge (master: the lab's salt-master)")
     args = parser.parse_args()
     layout = saved_layout()
     print(f"lab shape {layout.shape}: {len(layout.hosts)} hosts")
@@ -62,20 +86,14 @@ def main() -> int:
         print(f"hosts recreated and booted:  {boot:7.1f} s")
         cold, changed, failed, _ = timed_highstate()
         print(f"cold converge:               {cold:7.1f} s  ({changed} changes, {failed} failed)")
-    noop, ratios = [], []
-    for run in range(1, args.noop_runs + 1):
-        elapsed, changed, failed, states = timed_highstate()
-        noop.append(elapsed)
-        ratios.append(elapsed / states)
-        print(
-            f"no-op converge #{run}:          {elapsed:7.1f} s  ({changed} changes, {failed} failed;"
-            f" slowest host's states {states:.1f} s, wall/states {elapsed / states:.1f})"
-        )
-    if noop:
-        print(f"no-op median:                {statistics.median(noop):7.1f} s")
-        print(f"no-op wall/states median:    {statistics.median(ratios):7.1f}")
-        if cold is not None:
-            print(f"cold / no-op ratio:          {cold / statistics.median(noop):7.1f}")
+    for through in ("salt-ssh", "master") if args.through == "both" else (args.through,):
+        if through == "master":
+            master.salt("*", "schedule.disable", "persist=False", "--timeout=30")
+        try:
+            noop_runs(through, args.noop_runs, len(layout.hosts), cold)
+        finally:
+            if through == "master":
+                master.salt("*", "schedule.enable", "persist=False", "--timeout=30")
     return 0
 
 

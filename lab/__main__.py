@@ -1,21 +1,25 @@
-"""The lab: ``python -m lab up|down|status|converge|all-in-one`` (``scripts/lab`` wraps it).
+"""The lab: ``python -m lab up|down|status|converge|master|add|all-in-one`` (``scripts/lab``
+wraps it).
 
 ``up`` is idempotent: it reuses the image, networks, hosts and mirror that exist, creates what
-is missing and converges every host with ``salt-ssh '*' state.highstate``.
+is missing and converges every host with ``salt-ssh '*' state.highstate``; with ``--master``
+through a salt-master instead (``master``: the running lab in master mode). ``add DC ROLE``
+adds a host to the running lab, converged as the lab is (by the master when one runs).
 """
 
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
 import docker
 
-from . import allinone, artifacts, converge, debian, hosts, image, inventory, mirror, upgrade
+from . import allinone, artifacts, converge, debian, hosts, image, inventory, master, mirror, upgrade
 from .probes import Probes
-from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout
-from .paths import CONSUL_DIR, LAB_DIR
+from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout, grown_shape
+from .paths import CONSUL_DIR, LAB_DIR, MASTER_DIR
 
 STATE_FILE = LAB_DIR / "state.json"
 _started = time.monotonic()
@@ -33,9 +37,10 @@ def saved_layout() -> Layout:
     return Layout(saved["shape"], saved["subnet_prefix"])
 
 
-def up(layout: Layout, upgrade_from: str | None = None) -> int:
+def up(layout: Layout, upgrade_from: str | None = None, by_master: bool = False) -> int:
     """Build, start and converge the lab. With ``upgrade_from`` (a git ref), hosts converged
-    by that commit's tree and then by the current one, unless the lab already was."""
+    by that commit's tree and then by the current one, unless the lab already was; with
+    ``by_master``, converged through a salt-master (master mode)."""
     client = docker.from_env()
     commit = upgrade.resolve(upgrade_from) if upgrade_from else None
     previous = upgrade.recorded()
@@ -69,9 +74,9 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     hosts.wait_until_booted(client, [host.name for host in layout.hosts])
     say("every host booted (systemd up, sshd listening)")
     inventory.write(layout)
-    STATE_FILE.write_text(
-        json.dumps({"shape": layout.shape, "subnet_prefix": layout.subnet_prefix}) + "\n"
-    )
+    save_layout(layout)
+    if by_master:
+        return converge_by_master(client, layout, tags)
     if not fresh:
         return converge_lab()
     say(f"converging with the tree of {commit[:12]}: its own failures are shown, not fatal")
@@ -100,6 +105,58 @@ def up(layout: Layout, upgrade_from: str | None = None) -> int:
     upgrade.record(commit, earlier, stages, probes.counts)
     converged = all(result.ok for results in stages.values() for result in results.values())
     return 0 if converged else 1
+
+
+def save_layout(layout: Layout) -> None:
+    STATE_FILE.write_text(
+        json.dumps({"shape": layout.shape, "subnet_prefix": layout.subnet_prefix}) + "\n"
+    )
+
+
+def converge_by_master(
+    client: docker.DockerClient, layout: Layout, tags: dict[str, str],
+    names: list[str] | None = None,
+) -> int:
+    """Master mode: the master host up, salt.minion applied by salt-ssh to ``names`` (default
+    every host), their minions connected, then the site brought into line by the master's
+    orchestration (orch.site)."""
+    say(f"master mode: the salt-master host {master.CONTAINER}, on every LAN as salt.lab")
+    master.ensure(client, layout, tags, say)
+    names = names or [host.name for host in layout.hosts]
+    say(f"bootstrapping minions with salt-ssh (salt.minion): {', '.join(names)}")
+    if report(master.bootstrap(names), "salt.minion"):
+        return 1
+    missing = master.wait_connected(names)
+    if missing:
+        say(f"minions not answering the master: {', '.join(missing)}")
+        return 1
+    say("every minion answers; salt-run state.orchestrate orch.site")
+    steps = master.orchestrate()
+    for step in steps:
+        print(f"  {'ok    ' if step.result else 'FAILED'} {step.name}: "
+              f"{step.comment.strip()[:600]}")
+    failed = not steps or not all(step.result for step in steps)
+    say("converged by the master" if not failed
+        else f"orchestration FAILED (raw output: {master.ORCHESTRATE_LOG})")
+    return 1 if failed else 0
+
+
+def add(datacenter: str, role: str) -> int:
+    """One more host of ``role`` in ``datacenter`` of the running lab, converged as the lab
+    is: through the master in master mode, else by salt-ssh."""
+    current = saved_layout()
+    layout = Layout(grown_shape(current.shape, datacenter, role), current.subnet_prefix)
+    (new,) = [host for host in layout.hosts if host not in current.hosts]
+    say(f"adding {new.name} ({new.address}): shape {layout.shape}")
+    client = docker.from_env()
+    tags = image.ensure_images(client, layout.releases, say)
+    hosts.ensure_host(client, layout, new, tags)
+    hosts.wait_until_booted(client, [new.name])
+    inventory.write(layout)
+    save_layout(layout)
+    if master.running(client):
+        return converge_by_master(client, layout, tags, [new.name])
+    return converge_lab()
 
 
 def _all_hosts_exist(client: docker.DockerClient, layout: Layout) -> bool:
@@ -134,6 +191,8 @@ def down() -> int:
     upgrade.RESULT_FILE.unlink(missing_ok=True)
     removed = hosts.remove_lab(docker.from_env())
     STATE_FILE.unlink(missing_ok=True)
+    # The master's keys are of hosts that are gone.
+    shutil.rmtree(MASTER_DIR, ignore_errors=True)
     say(f"removed {len(removed)} containers and networks" if removed else "nothing to remove")
     return 0
 
@@ -195,6 +254,16 @@ def main(argv: list[str] | None = None) -> int:
         help="converge new hosts with this commit's tree first, then upgrade them with the "
         f"current one; `release` is the last release point, {upgrade.RELEASE_POINT[:12]}",
     )
+    up_parser.add_argument(
+        "--master", action="store_true",
+        help="converge through a salt-master (a lab host) and minions, not salt-ssh",
+    )
+    commands.add_parser(
+        "master", help="the running lab in master mode: master, minions, orchestration",
+    )
+    add_parser = commands.add_parser("add", help="add a host to the running lab")
+    add_parser.add_argument("datacenter")
+    add_parser.add_argument("role", choices=("control", "compute", "edge"))
     converge_parser = commands.add_parser("converge", help="run the highstate again")
     converge_parser.add_argument("--test", action="store_true", help="test=True")
     commands.add_parser(
@@ -207,7 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "up":
         prefix = os.environ.get("LAB_SUBNET_PREFIX", DEFAULT_SUBNET_PREFIX)
-        return up(Layout(args.shape, prefix), args.upgrade_from)
+        if args.master and args.upgrade_from:
+            parser.error("--master and --from do not go together: an upgrade runs salt-ssh")
+        return up(Layout(args.shape, prefix), args.upgrade_from, args.master)
+    if args.command == "master":
+        layout = saved_layout()
+        client = docker.from_env()
+        return converge_by_master(client, layout, image.ensure_images(client, layout.releases, say))
+    if args.command == "add":
+        return add(args.datacenter, args.role)
     if args.command == "down":
         return down()
     if args.command == "status":

@@ -3,7 +3,7 @@
 - ``wheels/``: the py-consul wheel the registrator installs (in no Debian release), fetched
   with pip as a site's operator would put it on their mirror;
 - ``wheelhouse/``: the operator's toolchain (requirements.txt: Salt and py-consul, with their
-  dependencies) as wheels for the hosts' Python, and an ``index.html`` of them for pip's
+  dependencies) as wheels for the hosts' Pythons (3.11 and 3.13), and an ``index.html`` of them for pip's
   ``--find-links``: a host without PyPI installs Salt from there (the all-in-one host);
 - ``images/``: a tiny image for tests and examples, as no registry is reachable: busybox from
   Debian's ``busybox-static`` package, a ``docker import``-able root filesystem with a page in
@@ -15,6 +15,7 @@ and ``site_pillar`` gives the pillar that points the formulas at them.
 
 import hashlib
 import html
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -78,26 +79,48 @@ def ensure_wheel(say) -> Path:
     return wheel
 
 
+def host_pythons() -> list[str]:
+    """This machine's interpreters of the hosts' Pythons: its own (bookworm's 3.11) and a
+    3.13 (trixie's), on PATH or pyenv's, if it has one."""
+    candidates = [shutil.which("python3.13"),
+                  *map(str, sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")))]
+    trixie = next(
+        (python for python in candidates if python and subprocess.run(
+            [python, "-m", "pip", "--version"], capture_output=True).returncode == 0),
+        None,
+    )
+    return [sys.executable, *([trixie] if trixie else [])]
+
+
 def ensure_wheelhouse(say) -> Path:
-    """The wheels of requirements.txt for the hosts' Python (bookworm's 3.11, this machine's),
-    built once per requirements.txt with pip, and their index page."""
+    """The wheels of requirements.txt for the hosts' Pythons (host_pythons: Debian 13's only
+    if this machine has a Python 3.13), built once per requirements.txt with pip, and their
+    index page."""
     requirements = REPO / "requirements.txt"
     index = FILES_DIR / WHEELHOUSE_INDEX
     stamp = WHEELHOUSE_DIR / ".requirements.sha256"
-    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    pythons = host_pythons()
+    wanted = hashlib.sha256(requirements.read_bytes() + " ".join(pythons).encode()).hexdigest()
     if index.is_file() and stamp.is_file() and stamp.read_text() == wanted:
         return index
-    say("building the wheelhouse of requirements.txt (Salt and py-consul) for the hosts")
+    if len(pythons) == 1:
+        say("no Python 3.13 here: the wheelhouse serves Debian 12's Python only, and Debian "
+            "13 hosts cannot install Salt from it (salt.minion, lab master)")
     WHEELHOUSE_DIR.mkdir(parents=True, exist_ok=True)
-    built = subprocess.run(
-        [
-            sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-            "--wheel-dir", str(WHEELHOUSE_DIR), "-r", str(requirements),
-        ],
-        capture_output=True, text=True, check=False,
-    )
-    if built.returncode != 0:
-        raise RuntimeError(f"pip wheel -r {requirements} failed:\n{built.stderr[-3000:]}")
+    for python in pythons:
+        say(f"building the wheelhouse of requirements.txt (Salt and py-consul) with {python}")
+        built = subprocess.run(
+            [
+                python, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                "--wheel-dir", str(WHEELHOUSE_DIR), "--find-links", str(WHEELHOUSE_DIR),
+                "-r", str(requirements),
+            ],
+            capture_output=True, text=True, check=False,
+        )
+        if built.returncode != 0:
+            raise RuntimeError(
+                f"{python} -m pip wheel -r {requirements} failed:\n{built.stderr[-3000:]}"
+            )
     links = "".join(
         f'<a href="{html.escape(wheel.name)}">{html.escape(wheel.name)}</a>\n'
         for wheel in sorted(WHEELHOUSE_DIR.glob("*.whl"))

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import docker
 from docker.types import IPAMConfig, IPAMPool
 
-from .naming import LABEL, MIRROR_HOSTNAME, Host, Layout, Network
+from .naming import LABEL, MASTER_HOSTNAME, MIRROR_HOSTNAME, Host, Layout, Network
 from .paths import LAB_DIR
 
 BOOT_TIMEOUT = 90
@@ -88,17 +88,22 @@ def ensure_container(
     wan: Network | None = None,
     name: str | None = None,
     kind: str = "host",
+    shared: tuple[str, ...] = (),
 ) -> bool:
     """The container of ``host`` (named ``name``, default the host's, labelled ``kind``) from
     ``image``, with the host's address on ``lan`` (and its WAN address on ``wan``), created
-    and started if needed; True when it was created."""
+    and started if needed; True when it was created. ``shared``: directories of this machine
+    the container sees at the same path."""
     name = name or host.name
     image_id = client.images.get(image).id
     authorized_key = LAB_DIR / "ssh" / "id_ed25519.pub"
     # What the container was made from: another checkout (another key), image, release or
     # address means a new container, not a reused one.
+    # The names it resolves through /etc/hosts: the mirror, and the salt-master a minion has.
+    extra_hosts = {MIRROR_HOSTNAME: lan.gateway, MASTER_HOSTNAME: lan.master_address}
     fingerprint = hashlib.sha256(
-        f"{image} {authorized_key} {authorized_key.read_text()} {host}".encode()
+        f"{image} {authorized_key} {authorized_key.read_text()} {host} {extra_hosts} "
+        f"{shared}".encode()
     ).hexdigest()[:16]
     existing = client.containers.list(all=True, filters={"name": f"^{name}$"})
     if existing:
@@ -124,6 +129,9 @@ def ensure_container(
         str(resolv_conf): {"bind": "/etc/resolv.conf", "mode": "rw"},
     }
     volumes = ["/sys/fs/cgroup", "/root/.ssh/authorized_keys", "/etc/resolv.conf"]
+    for directory in shared:
+        binds[directory] = {"bind": directory, "mode": "rw"}
+        volumes.append(directory)
     if "compute" in host.roles:
         # Compute hosts run their own Docker engine.
         binds["/lib/modules"] = {"bind": "/lib/modules", "mode": "ro"}
@@ -136,7 +144,7 @@ def ensure_container(
         device_cgroup_rules=["a *:* rwm"],
         cgroupns="host",
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
-        extra_hosts={MIRROR_HOSTNAME: lan.gateway},
+        extra_hosts=extra_hosts,
         network_mode=lan.name,
     )
     # systempaths=unconfined, which this engine's security-opt parser refuses by that name.

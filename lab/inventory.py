@@ -11,8 +11,9 @@ from platform_secrets.make import init as make_secrets
 
 from .artifacts import site_pillar
 from .debian import consul_release
-from .naming import MIRROR_HOSTNAME, MIRROR_PORT, Layout
-from .paths import LAB_DIR, REPO
+from .artifacts import WHEELHOUSE_INDEX
+from .naming import MASTER_HOSTNAME, MIRROR_HOSTNAME, MIRROR_PORT, Layout
+from .paths import LAB_DIR, MASTER_PKI_DIR, REPO
 
 SSH_KEY = LAB_DIR / "ssh" / "id_ed25519"
 ROSTER = LAB_DIR / "roster"
@@ -24,6 +25,10 @@ SECURITY_PILLAR = PILLAR_DIR / "security.sls"
 # What the lab's edge hosts serve (pillar haproxy:services): the containers a test runs with
 # SERVICE_NAME=demo, checked with GET / (the test image's page).
 EDGE_SERVICES = {"demo": {"port": 8000, "check": {"path": "/"}}}
+# In master mode the minions run their highstate every SCHEDULE_SECONDS, each at a random
+# delay of up to SCHEDULE_SPLAY more (a site's would be longer: an hour, minutes of splay).
+SCHEDULE_SECONDS = 90
+SCHEDULE_SPLAY = 15
 # Where labs before scripts/secrets kept their gossip key.
 OLD_GOSSIP_KEY = SECRETS_DIR / "consul-gossip-key"
 
@@ -113,7 +118,51 @@ def site() -> dict:
             },
         },
         "lab": {"mirror": mirror},
+        # salt.minion: the lab's master (lab master), Salt from the mirror's wheelhouse, the
+        # keys made in the master's pki_dir.
+        "salt_minion": {
+            "master": MASTER_HOSTNAME,
+            "master_pki_dir": str(MASTER_PKI_DIR),
+            "install": {
+                "method": "pip",
+                "index_url": "",
+                "find_links": f"{mirror}/files/{WHEELHOUSE_INDEX}",
+            },
+        },
+        # What keeps a minion converged (ignored by salt-ssh, which runs no schedule).
+        "schedule": {
+            "platform-highstate": {
+                "function": "state.highstate",
+                "seconds": SCHEDULE_SECONDS,
+                "splay": SCHEDULE_SPLAY,
+                "maxrunning": 1,
+                # Not when the minion starts: a new site's minions would all converge at
+                # once, out of the orchestration's order.
+                "run_on_start": False,
+            },
+        },
         **site_pillar(mirror),
+    }
+
+
+def salt_config() -> dict:
+    """The Salt configuration of salt-ssh on this machine (and, with its own keys and
+    addresses, of the lab's salt-master): the repository's tree, the lab's pillar."""
+    return {
+        "root_dir": str(LAB_DIR / "salt"),
+        "file_roots": {"base": [str(REPO / "salt")]},
+        "pillar_roots": {"base": [str(PILLAR_DIR), str(SECRETS_DIR)]},
+        "fileserver_followsymlinks": True,
+        # salt-ssh renders templates on this machine: the quorum module also loads here as a
+        # wrapper module (_wrapper/quorum.py), so that it reads the pillar salt-ssh compiled.
+        "module_dirs": [str(REPO)],
+        # py-consul, which the consul_cluster module needs, travels in salt-ssh's thin.
+        "thin_extra_mods": "consul",
+        # The hosts' grains are computed afresh on every run: a roster edit (roles,
+        # datacenter) and the platform grains take effect at once, not after the cache's
+        # five minutes.
+        "ssh_minion_opts": {"grains_cache": False},
+        "state_output": "changes",
     }
 
 
@@ -162,23 +211,7 @@ def write(layout: Layout) -> None:
     write_yaml(PILLAR_DIR / "top.sls", top, generated)
     if not SECURITY_PILLAR.exists():
         set_security_stage(None)
-    master = {
-        "root_dir": str(LAB_DIR / "salt"),
-        "file_roots": {"base": [str(REPO / "salt")]},
-        "pillar_roots": {"base": [str(PILLAR_DIR), str(SECRETS_DIR)]},
-        "fileserver_followsymlinks": True,
-        # salt-ssh renders templates on this machine: the quorum module also loads here as a
-        # wrapper module (_wrapper/quorum.py), so that it reads the pillar salt-ssh compiled.
-        "module_dirs": [str(REPO)],
-        # py-consul, which the consul_cluster module needs, travels in salt-ssh's thin.
-        "thin_extra_mods": "consul",
-        # The hosts' grains are computed afresh on every run: a roster edit (roles,
-        # datacenter) and the platform grains take effect at once, not after the cache's
-        # five minutes.
-        "ssh_minion_opts": {"grains_cache": False},
-        "state_output": "changes",
-    }
-    write_yaml(CONFIG_DIR / "master", master, generated)
+    write_yaml(CONFIG_DIR / "master", salt_config(), generated)
     saltfile = {
         "salt-ssh": {
             "config_dir": str(CONFIG_DIR),

@@ -15,6 +15,9 @@ IMAGE_REPOSITORY = "saltplatform-lab/debian"
 NETWORK_PREFIX = "saltplatform-lab"
 MIRROR_PORT = 8780
 MIRROR_HOSTNAME = "mirror.lab"
+# The lab's salt-master (lab/master.py) as the hosts name it: on each LAN its own address there.
+MASTER_HOSTNAME = "salt.lab"
+MASTER_HOST_NUMBER = 250
 # The Debian releases the lab builds hosts of; a datacenter without @RELEASE runs the first.
 RELEASES = ("bookworm", "trixie")
 DEFAULT_RELEASE = RELEASES[0]
@@ -45,6 +48,11 @@ class Network:
     @property
     def gateway(self) -> str:
         return str(next(ipaddress.ip_network(self.subnet).hosts()))
+
+    @property
+    def master_address(self) -> str:
+        """The lab's salt-master on this network (apart from the shape's hosts, .11 to .209)."""
+        return str(ipaddress.ip_network(self.subnet)[MASTER_HOST_NUMBER])
 
 
 class DatacenterShape(NamedTuple):
@@ -136,3 +144,24 @@ def parse_shape(shape: str) -> list[DatacenterShape]:
     if len(datacenters) > 14:
         raise ValueError(f"lab shape {shape!r}: at most 14 datacenters")
     return datacenters
+
+
+
+def grown_shape(shape: str, datacenter: str, role: str) -> str:
+    """``shape`` with one more host of ``role`` in ``datacenter``: ``("dc1=3+1", "dc1",
+    "compute")`` -> ``"dc1=3+2"``. The hosts there keep their names and addresses."""
+    if role not in ("control", "compute", "edge"):
+        raise ValueError(f"no lab role {role!r}: add a control, compute or edge host")
+    datacenters = parse_shape(shape)
+    if datacenter not in {part.name for part in datacenters}:
+        raise ValueError(f"lab shape {shape!r} has no datacenter {datacenter!r}")
+    parts = []
+    for part in datacenters:
+        if part.name == datacenter:
+            part = part._replace(**{f"{role}s": getattr(part, f"{role}s") + 1})
+        edges = f"+{part.edges}" if part.edges else ""
+        release = "" if part.release == DEFAULT_RELEASE else f"@{part.release}"
+        parts.append(f"{part.name}={part.controls}+{part.computes}{edges}{release}")
+    grown = ",".join(parts)
+    parse_shape(grown)
+    return grown

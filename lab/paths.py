@@ -10,3 +10,7 @@ CACHE_DIR = REPO / ".cache"
 CONSUL_DIR = CACHE_DIR / "consul"
 MIRROR_CACHE_DIR = CACHE_DIR / "mirror"
 VENV_BIN = REPO / ".venv" / "bin"
+# The lab's salt-master (lab/master.py): its configuration and its pki_dir, shared with the
+# master host, where salt.minion makes and accepts the minions' keys.
+MASTER_DIR = LAB_DIR / "master"
+MASTER_PKI_DIR = MASTER_DIR / "pki" / "master"

@@ -49,3 +49,15 @@ marathon:
 #     security:
 #       mirror: http://mirror.example:8080/debian-security
 #     replace_os_sources: true
+
+# Under a salt-master: every minion runs the highstate at this interval, each at a random
+# delay of up to `splay` seconds more, one run at a time (salt-ssh runs no schedule). The
+# lab's: every 90 s with a splay of 15.
+# schedule:
+#   platform-highstate:
+#     function: state.highstate
+#     minutes: 30
+#     splay: 300
+#     maxrunning: 1
+#     # Not at the minion's start: new minions wait for the orchestration (orch.site).
+#     run_on_start: false

@@ -271,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the Vagrantfile's all-in-one VM as a lab host, converged with salt-call --local",
     )
     commands.add_parser("fetch-consul", help="pack Consul as a release archive; print its path")
+    commands.add_parser(
+        "fetch-zookeeper", help="Debian's ZooKeeper jars for the functional tests; print their path"
+    )
     serve = commands.add_parser("serve-mirror", help=argparse.SUPPRESS)
     serve.add_argument("addresses")
     args = parser.parse_args(argv)
@@ -300,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fetch-consul":
         version, _ = debian.consul_release()
         print(CONSUL_DIR / "consul", version)
+        return 0
+    if args.command == "fetch-zookeeper":
+        print(debian.zookeeper_jars())
         return 0
     mirror.serve(args.addresses.split(","))
     return 0

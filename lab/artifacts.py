@@ -167,7 +167,7 @@ def ensure_test_image(say) -> Path:
         return image
     say("building the busybox test image from Debian's busybox-static")
     with tempfile.TemporaryDirectory(prefix="lab-busybox-") as tmp:
-        deb = _apt_download("busybox-static", "bookworm", Path(tmp) / "deb")
+        (deb,) = _apt_download(["busybox-static"], "bookworm", Path(tmp) / "deb")
         # apt names the file NAME_EPOCH%3aVERSION_ARCH.deb; the epoch has no place in a URL.
         version = deb.name.split("_")[1].split("%3a")[-1]
         rootfs = Path(tmp) / "rootfs"

@@ -11,8 +11,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .paths import CONSUL_DIR
+from .paths import CONSUL_DIR, ZOOKEEPER_DIR
 
+ZOOKEEPER_SUITE = "bookworm"  # the lab hosts' release: ZooKeeper 3.8
+# The packages of the jars a standalone ZooKeeper server needs, and those jars.
+ZOOKEEPER_PACKAGES = ["libzookeeper-java", "libslf4j-java", "libdropwizard-metrics-java",
+                      "libsnappy-java"]
+ZOOKEEPER_JARS = ["zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-simple.jar",
+                  "metrics-core.jar", "snappy-java.jar"]
 CONSUL_SUITE = "bullseye"  # the last Debian release that ships Consul (1.8.7)
 # The archives by the Label of their Release file, and the path the lab's mirror serves each
 # under.
@@ -45,8 +51,8 @@ def archives() -> dict[str, str]:
     return found
 
 
-def _apt_download(package: str, suite: str, dest: Path) -> Path:
-    """Download one package of another suite with a private apt state (the host is untouched)."""
+def _apt_download(packages: list[str], suite: str, dest: Path) -> list[Path]:
+    """Download packages of a suite with a private apt state (the host is untouched)."""
     uri = archives()["debian"]
     with tempfile.TemporaryDirectory(prefix="lab-apt-") as tmp:
         root = Path(tmp)
@@ -62,11 +68,14 @@ def _apt_download(package: str, suite: str, dest: Path) -> Path:
         ]
         subprocess.run(["apt-get", *options, "-qq", "update"], check=True)
         subprocess.run(
-            ["apt-get", *options, "-qq", "download", package], check=True, cwd=root
+            ["apt-get", *options, "-qq", "download", *packages], check=True, cwd=root
         )
-        (deb,) = root.glob(f"{package}_*.deb")
         dest.mkdir(parents=True, exist_ok=True)
-        return Path(shutil.copy2(deb, dest / deb.name))
+        return [
+            Path(shutil.copy2(deb, dest / deb.name))
+            for package in packages
+            for deb in root.glob(f"{package}_*.deb")
+        ]
 
 
 def consul_release() -> tuple[str, Path]:
@@ -81,7 +90,7 @@ def consul_release() -> tuple[str, Path]:
     if existing and (CONSUL_DIR / "consul").exists():
         version = existing[-1].name.split("_")[1]
         return version, existing[-1].parent
-    deb = _apt_download("consul", CONSUL_SUITE, CONSUL_DIR / "deb")
+    (deb,) = _apt_download(["consul"], CONSUL_SUITE, CONSUL_DIR / "deb")
     version = deb.name.split("_")[1].split("+")[0].split("-")[0]
     with tempfile.TemporaryDirectory(prefix="lab-consul-") as tmp:
         subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
@@ -95,3 +104,20 @@ def consul_release() -> tuple[str, Path]:
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     (dist / f"consul_{version}_SHA256SUMS").write_text(f"{digest}  {archive.name}\n")
     return version, dist
+
+
+def zookeeper_jars() -> Path:
+    """The jars of Debian's ZooKeeper (the lab hosts' release) that run a standalone server
+    for the functional tests (``java -cp <dir>/* org.apache.zookeeper.server.ZooKeeperServerMain``),
+    in ``.cache/zookeeper/java/``. Cached."""
+    java = ZOOKEEPER_DIR / "java"
+    if all((java / jar).is_file() for jar in ZOOKEEPER_JARS):
+        return java
+    debs = _apt_download(ZOOKEEPER_PACKAGES, ZOOKEEPER_SUITE, ZOOKEEPER_DIR / "deb")
+    with tempfile.TemporaryDirectory(prefix="lab-zookeeper-") as tmp:
+        for deb in debs:
+            subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
+        java.mkdir(parents=True, exist_ok=True)
+        for jar in ZOOKEEPER_JARS:
+            shutil.copy2(Path(tmp) / "usr" / "share" / "java" / jar, java / jar)
+    return java

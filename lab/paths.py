@@ -9,6 +9,8 @@ LAB_DIR = REPO / ".lab"
 CACHE_DIR = REPO / ".cache"
 CONSUL_DIR = CACHE_DIR / "consul"
 MIRROR_CACHE_DIR = CACHE_DIR / "mirror"
+# Debian's ZooKeeper jars for the functional tests.
+ZOOKEEPER_DIR = CACHE_DIR / "zookeeper"
 VENV_BIN = REPO / ".venv" / "bin"
 # The lab's salt-master (lab/master.py): its configuration and its pki_dir, shared with the
 # master host, where salt.minion makes and accepts the minions' keys.

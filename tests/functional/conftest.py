@@ -2,11 +2,13 @@
 a host whose Mesos and Marathon write their files into a temporary directory (`control_plane`
 and `files`), Salt's loaders over the repository's custom modules (`loaders`, or `salt_with`
 for settings and a pillar of a test's own), and real single-server Consul agents on loopback,
-one per datacenter, on ports picked at random, one of them with ACLs (`acl_agent`).
+one per datacenter, on ports picked at random, one of them with ACLs (`acl_agent`); and a real
+standalone ZooKeeper member from Debian's jars (`zookeeper_member`).
 """
 
 import copy
 import json
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -19,12 +21,14 @@ from typing import Any
 import pytest
 import salt._logging
 import salt.config
+from salt.exceptions import CommandExecutionError
 from saltfactories.utils.functional import Loaders
 from pytestshellutils.utils.ports import get_unused_localhost_port
 
 from tests.functional.harness import (
     CONSUL_BINARY,
     REPO,
+    ZOOKEEPER_JARS,
     Minion,
     control_nodes,
     control_plane_site,
@@ -35,6 +39,8 @@ from tests.functional.harness import (
 
 # Seconds an agent may take to elect itself; with raft_multiplier 1 it takes about two.
 LEADER_TIMEOUT = 60
+# Seconds a standalone ZooKeeper may take to serve; it takes about one.
+ZOOKEEPER_TIMEOUT = 60
 # The management token of `acl_agent` (acl.tokens.master: the binary is Consul 1.8).
 MANAGEMENT_TOKEN = "0b7c1a3e-5f0d-4c55-9a57-0d1e2a3b4c5d"
 
@@ -327,3 +333,67 @@ def control_plane(minion: Callable[..., Minion], files: Path) -> Callable[..., M
         return minion(minion_id, roles, "dc1", datacenters, site, grains=grains)
 
     return make
+
+
+class ZooKeeperMember:
+    """A standalone ZooKeeper server of Debian's jars (as the lab hosts run it) on loopback:
+    its zoo.cfg and dataDir under ``directory``, started and stopped by the test."""
+
+    def __init__(self, directory: Path, loaders: Loaders) -> None:
+        self.port = get_unused_localhost_port(use_cache=True)
+        self.data_dir = directory / "data"
+        self.config = directory / "zoo.cfg"
+        self.log_path = directory / "zookeeper.log"
+        self._probe = loaders.modules.zookeeper_probe
+        self._process: subprocess.Popen | None = None
+        self.data_dir.mkdir(parents=True)
+        self.config.write_text(
+            f"tickTime=2000\ndataDir={self.data_dir}\nclientPort={self.port}\n"
+            "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
+            "4lw.commands.whitelist=srvr,ruok\n"
+        )
+
+    @property
+    def hosts(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the server and wait until it serves (the formula's health function)."""
+        java = shutil.which("java")
+        if java is None or not (ZOOKEEPER_JARS / "zookeeper.jar").is_file():
+            pytest.fail(
+                "a Java runtime or Debian's ZooKeeper jars are missing: run scripts/bootstrap "
+                "(apt package default-jre-headless; `.venv/bin/python -m lab fetch-zookeeper`)",
+                pytrace=False,
+            )
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [java, "-Xmx256m", "-cp", f"{ZOOKEEPER_JARS}/*",
+                 "org.apache.zookeeper.server.ZooKeeperServerMain", str(self.config)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + ZOOKEEPER_TIMEOUT
+        while time.monotonic() < deadline and self._process.poll() is None:
+            try:
+                if self._probe.serving(port=self.port, timeout=1):
+                    return
+            except CommandExecutionError:
+                pass  # not listening yet
+            time.sleep(0.2)
+        pytest.fail(
+            f"ZooKeeper on port {self.port} does not serve:\n{self.log_path.read_text()[-3000:]}",
+            pytrace=False,
+        )
+
+    def stop(self) -> None:
+        if self._process is not None:
+            stop_process(self._process)
+            self._process = None
+
+
+@pytest.fixture
+def zookeeper_member(tmp_path: Path, loaders: Loaders) -> Iterator[ZooKeeperMember]:
+    """A stopped standalone ZooKeeper member (`ZooKeeperMember`); stopped after the test."""
+    member = ZooKeeperMember(tmp_path / "zookeeper", loaders)
+    yield member
+    member.stop()

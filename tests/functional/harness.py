@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
 # Consul 1.8.7, the lab's release, fetched by scripts/bootstrap.
 CONSUL_BINARY = REPO / ".cache" / "consul" / "consul"
+# Debian's ZooKeeper jars (bookworm's 3.8, as on the lab hosts), fetched by scripts/bootstrap.
+ZOOKEEPER_JARS = REPO / ".cache" / "zookeeper" / "java"
 SALT_CALL = Path(sys.executable).with_name("salt-call")
 # Seconds one salt-call may take; a render takes about one.
 SALT_CALL_TIMEOUT = 120

@@ -742,7 +742,7 @@ def test_resolv_conf_points_at_dnsmasq_and_keeps_search_and_options(tmp_path, mi
     assert {"service": "dns-service-running-service-running"} in resolver["require"]
 
 
-@pytest.mark.parametrize("formula", ["consul", "dns", "pkgsources"])
+@pytest.mark.parametrize("formula", ["consul", "dns", "pkgsources", "zookeeper"])
 def test_clean_in_test_mode_resolves_every_requisite(minion, formula):
     control = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"])
 
@@ -753,7 +753,9 @@ def test_clean_in_test_mode_resolves_every_requisite(minion, formula):
     assert all(result["result"] is not False for result in results.values()), results
 
 
-@pytest.mark.parametrize("formula", ["consul", "dns", "mesos", "marathon", "pkgsources"])
+@pytest.mark.parametrize(
+    "formula", ["consul", "dns", "mesos", "marathon", "pkgsources", "zookeeper"]
+)
 def test_pillar_example_documents_every_default_key(formula):
     defaults = yaml.safe_load((REPO / "salt" / formula / "defaults.yaml").read_text())
     example = yaml.safe_load((REPO / "salt" / formula / "pillar.example").read_text())

@@ -97,10 +97,10 @@ def ensure_container(
     name = name or host.name
     image_id = client.images.get(image).id
     authorized_key = LAB_DIR / "ssh" / "id_ed25519.pub"
-    # What the container was made from: another checkout (another key), image, release or
-    # address means a new container, not a reused one.
     # The names it resolves through /etc/hosts: the mirror, and the salt-master a minion has.
     extra_hosts = {MIRROR_HOSTNAME: lan.gateway, MASTER_HOSTNAME: lan.master_address}
+    # What the container was made from: another checkout (another key), image, release,
+    # address or names means a new container, not a reused one.
     fingerprint = hashlib.sha256(
         f"{image} {authorized_key} {authorized_key.read_text()} {host} {extra_hosts} "
         f"{shared}".encode()

@@ -9,9 +9,8 @@ import yaml
 
 from platform_secrets.make import init as make_secrets
 
-from .artifacts import site_pillar
+from .artifacts import WHEELHOUSE_INDEX, site_pillar
 from .debian import consul_release
-from .artifacts import WHEELHOUSE_INDEX
 from .naming import MASTER_HOSTNAME, MIRROR_HOSTNAME, MIRROR_PORT, Layout
 from .paths import LAB_DIR, MASTER_PKI_DIR, REPO
 

@@ -162,10 +162,13 @@ def salt(*args: str, timeout: int = COMMAND_TIMEOUT) -> subprocess.CompletedProc
 
 
 def _answer(finished: subprocess.CompletedProcess, log: Path) -> dict:
-    """A salt command's JSON answer, its raw output kept in ``log``; RuntimeError if none."""
+    """A salt command's JSON answer, its raw output kept in ``log``; RuntimeError if none.
+    Lines before it are skipped (salt prints "No minions matched the target" there for a
+    step of the orchestration that matches no host)."""
     log.write_text(finished.stdout + finished.stderr)
+    start = finished.stdout.find("{")
     try:
-        return json.loads(finished.stdout)
+        return json.JSONDecoder().raw_decode(finished.stdout[start:])[0] if start >= 0 else {}
     except json.JSONDecodeError:
         raise RuntimeError(
             f"{' '.join(finished.args[2:5])} gave no JSON (exit {finished.returncode}):\n"

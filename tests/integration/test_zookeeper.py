@@ -307,3 +307,74 @@ def test_config_change_never_takes_more_than_one_member_down(lab):
         lambda: modes(lab, hosts) == ["follower", "follower", "leader"],
         timeout=ELECTION_TIMEOUT,
     )
+
+
+BACKUP_DIRECTORY = "/var/backups/zookeeper"
+DATA_DIR = "/var/lib/zookeeper"
+
+
+def restore(lab, hosts, archive: str) -> None:
+    """docs/operations.md's restore of one archive (already on every member) to the ensemble:
+    every member stopped, its data moved aside and the same archive unpacked, then started."""
+    for host in hosts:
+        code, output = lab.run(host, "systemctl", "stop", "zookeeper-backup.timer", "zookeeper",
+                               timeout=120)
+        assert code == 0, f"stopping {host.name}: {output}"
+    for host in hosts:
+        code, output = lab.run(host, "sh", "-ec", (
+            f"rm -rf {DATA_DIR}/version-2.before-restore; "
+            f"mv {DATA_DIR}/version-2 {DATA_DIR}/version-2.before-restore; "
+            f"tar -xzf {archive} -C {DATA_DIR}; "
+            f"chown -R zookeeper:zookeeper {DATA_DIR}/version-2"
+        ))
+        assert code == 0, f"unpacking on {host.name}: {output}"
+    for host in hosts:
+        lab.run(host, "systemctl", "start", "zookeeper", "zookeeper-backup.timer", timeout=120)
+
+
+def copy_file(lab, source, destination, path: str) -> None:
+    """``path`` of ``source`` to the same directory of ``destination``, through the engine."""
+    stream, _ = lab.client.containers.get(source.name).get_archive(path)
+    directory = path.rsplit("/", 1)[0]
+    assert lab.client.containers.get(destination.name).put_archive(directory, b"".join(stream))
+
+
+def test_a_backup_restored_on_every_member_brings_the_ensembles_data_back(lab):
+    hosts = control(lab, "dc1")
+    kept, lost = (f"/backup-test-{name}-{uuid.uuid4().hex[:8]}" for name in ("kept", "lost"))
+    for host in hosts:
+        code, output = lab.run(host, "systemctl", "is-active", "zookeeper-backup.timer")
+        assert code == 0, f"{host.name}'s backup timer: {output}"
+    create(hosts[0], kept, "written before the backup")
+    code, output = lab.run(hosts[1], "systemctl", "start", "zookeeper-backup.service",
+                           timeout=120)
+    assert code == 0, f"the backup on {hosts[1].name} failed: {output}"
+    _, newest = lab.run(hosts[1], "sh", "-c", f"ls -t {BACKUP_DIRECTORY}/*.tar.gz | head -1")
+    archive = newest.strip()
+    _, mode = lab.run(hosts[1], "stat", "-c", "%a", archive, BACKUP_DIRECTORY)
+    assert mode.split() == ["600", "700"]
+    create(hosts[0], lost, "written after the backup")
+    for host in hosts:
+        if host != hosts[1]:
+            copy_file(lab, hosts[1], host, archive)
+    try:
+        restore(lab, hosts, archive)
+        lab.wait_for("dc1's ensemble after the restore",
+                     lambda: modes(lab, hosts) == ["follower", "follower", "leader"],
+                     timeout=ELECTION_TIMEOUT)
+        for host in hosts:
+            assert lab.wait_for(f"{kept} on {host.name}",
+                                lambda host=host: znode_value(lab, host, kept),
+                                timeout=ELECTION_TIMEOUT) == "written before the backup"
+            assert znode_value(lab, host, lost) is None
+    finally:
+        for host in hosts:
+            lab.run(host, "systemctl", "start", "zookeeper", "zookeeper-backup.timer", timeout=120)
+            lab.run(host, "rm", "-rf", f"{DATA_DIR}/version-2.before-restore")
+            if host != hosts[1]:
+                lab.run(host, "rm", "-f", archive)
+        lab.wait_for("dc1's ensemble serving", lambda: all(running(lab, host) for host in hosts),
+                     timeout=ELECTION_TIMEOUT)
+        for path in (kept, lost):
+            with contextlib.suppress(KazooException, KazooTimeoutError):
+                delete(hosts[0], path)

@@ -236,8 +236,17 @@ def highstate(target: str = "*", test: bool = False) -> dict[str, converge.HostR
     return {name: converge.summarise(name, answer) for name, answer in answers.items()}
 
 
+def remove_minions(names: list[str]) -> dict[str, converge.HostResult]:
+    """The lab back to salt-ssh only: the named hosts' minions stopped (stop_minions), then
+    salt.minion undone by salt-ssh (salt.minion.clean: its unit, Salt, keys, configuration).
+    The master keeps their accepted keys, which salt.minion gives them again."""
+    stop_minions(names)
+    answers, _ = converge.call(",".join(names), "state.apply", "salt.minion.clean", "-L")
+    return {name: converge.summarise(name, answer) for name, answer in answers.items()}
+
+
 def stop_minions(names: list[str]) -> None:
-    """salt-minion stopped and disabled on the named hosts (the lab back to salt-ssh only).
+    """salt-minion stopped and disabled on the named hosts.
 
     Their schedule is paused and their running jobs awaited first (bounded): a minion
     stopped in the middle of a highstate may not exit, and its processes, left over, keep the

@@ -4,8 +4,8 @@ which then keeps them converged by the schedule in their pillar, and converges a
 with ``lab add`` with nothing else typed.
 
 The module's fixture switches the lab to master mode once; afterwards every minion is stopped
-and disabled, so that the other test modules see a lab that only salt-ssh changes. Every wait
-is bounded.
+and salt.minion undone (salt.minion.clean), so that the other test modules see the lab that
+salt-ssh built and only salt-ssh changes. Every wait is bounded.
 """
 
 import json
@@ -40,7 +40,7 @@ auth_timeout: 10
 
 @pytest.fixture(scope="module")
 def master_mode(lab):
-    """The lab converged through the master; minions stopped afterwards."""
+    """The lab converged through the master; the minions removed afterwards."""
     client = docker.from_env()
     started = time.monotonic()
     tags = image.ensure_images(client, lab.layout.releases, print)
@@ -51,7 +51,10 @@ def master_mode(lab):
         print(f"master mode: bootstrap and orchestration took {time.monotonic() - started:.0f} s")
         yield lab
     finally:
-        master.stop_minions([host.name for host in lab.hosts])
+        removed = master.remove_minions([host.name for host in lab.hosts])
+        assert all(result.ok for result in removed.values()), {
+            name: result.failed or result.error for name, result in removed.items()
+        }
 
 
 def test_every_minion_key_is_accepted_and_none_is_pending(master_mode):

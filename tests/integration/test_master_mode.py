@@ -22,6 +22,8 @@ from lab.naming import Host, Layout, grown_shape
 # A drift is repaired by the next scheduled highstate: within an interval, its splay and
 # the highstate itself (generous: the two cores run every minion's highstate).
 REPAIR_TIMEOUT = 2 * (SCHEDULE_SECONDS + SCHEDULE_SPLAY) + 180
+# Seconds an added host's agent may take to join dc1's pool after its highstate.
+MEMBER_TIMEOUT = 90
 CONSUL_CONFIG = "/etc/consul.d/consul.json"
 REGISTRATOR_UNIT = "/etc/systemd/system/registrator.service"
 # A minion with a key the master never saw: it asks to be accepted, and is not.
@@ -153,8 +155,11 @@ def test_an_added_host_joins_and_registers_a_container_with_nothing_else_typed(m
         print(f"lab add dc1 compute: {new.name} converged in {time.monotonic() - started:.0f} s")
         assert saved_layout().hosts == grown.hosts
         server = lab.hosts_with("control", "dc1")[0]
-        members = lab.consul(server, "agent/members")
-        assert any(member["Name"] == new.name and member["Status"] == 1 for member in members)
+        # Its agent joins the LAN pool on its own after it starts (retry_join).
+        lab.wait_for(f"{new.name} an alive member of dc1", lambda: any(
+            member["Name"] == new.name and member["Status"] == 1
+            for member in lab.consul(server, "agent/members") or []
+        ), timeout=MEMBER_TIMEOUT)
         service = f"added-{lab.suffix()}"
         with lab.container(new, service, "-e", f"SERVICE_NAME={service}", "-p", "8000"):
             lab.wait_for(

@@ -161,11 +161,13 @@ def salt(*args: str, timeout: int = COMMAND_TIMEOUT) -> subprocess.CompletedProc
     )
 
 
-def _answer(finished: subprocess.CompletedProcess, log: Path) -> dict:
-    """A salt command's JSON answer, its raw output kept in ``log``; RuntimeError if none.
-    Lines before it are skipped (salt prints "No minions matched the target" there for a
-    step of the orchestration that matches no host)."""
-    log.write_text(finished.stdout + finished.stderr)
+def _answer(finished: subprocess.CompletedProcess, log: Path | None = None) -> dict:
+    """A salt command's JSON answer ({} when it printed none, as when no minion answered),
+    its raw output kept in ``log`` if given; RuntimeError when the JSON is broken. Lines
+    before it are skipped (salt prints "No minions matched the target" there for a step of
+    the orchestration that matches no host)."""
+    if log is not None:
+        log.write_text(finished.stdout + finished.stderr)
     start = finished.stdout.find("{")
     try:
         return json.JSONDecoder().raw_decode(finished.stdout[start:])[0] if start >= 0 else {}
@@ -178,7 +180,7 @@ def _answer(finished: subprocess.CompletedProcess, log: Path) -> dict:
 
 def keys() -> dict[str, list[str]]:
     """The master's keys by state: ``minions`` (accepted), ``minions_pre`` (pending), ..."""
-    return json.loads(salt("salt-key", "--list=all", "--out=json").stdout)
+    return _answer(salt("salt-key", "--list=all", "--out=json"))
 
 
 def bootstrap(names: list[str]) -> dict[str, converge.HostResult]:
@@ -194,10 +196,7 @@ def wait_connected(names: list[str], timeout: int = CONNECT_TIMEOUT) -> list[str
     while missing and time.monotonic() < deadline:
         finished = salt("-L", ",".join(missing), "test.ping", "--out=json", "--static",
                         "--timeout=10", timeout=60)
-        try:
-            answered = json.loads(finished.stdout or "{}")
-        except json.JSONDecodeError:
-            answered = {}
+        answered = _answer(finished)
         missing = [name for name in missing if answered.get(name) is not True]
         if missing:
             time.sleep(2)
@@ -257,10 +256,7 @@ def stop_minions(names: list[str]) -> None:
     while time.monotonic() < deadline:
         finished = salt("-L", target, "saltutil.running", "--out=json", "--static",
                         "--timeout=30", timeout=120)
-        try:
-            running = json.loads(finished.stdout or "{}")
-        except json.JSONDecodeError:
-            running = {}
+        running = _answer(finished)
         if not any(running.values()):
             break
         time.sleep(5)

@@ -18,6 +18,9 @@ consul formula wrote none yet: the plan lets a running agent move one stage at a
 quorum SASL settings), or None where there is no zoo.cfg: the zookeeper formula moves a running
 member one stage at a time, whatever stage pillar asks for.
 
+``zookeeper_servers`` is the ensemble zoo.cfg lists (``server.N`` lines, by id), or None where
+there is no zoo.cfg: the plan lets a running ensemble gain or lose one member at a time.
+
 ``consul_version`` is the release of the host's Consul binary, the first line of ``consul
 version`` (``Consul v1.8.7``), or None where there is none or it does not answer: the plan
 refuses a running agent a downgrade or a step Consul does not document (docs/operations.md).
@@ -262,6 +265,17 @@ def _zookeeper_stage(text: str) -> str:
     return "secure"
 
 
+def _zookeeper_config() -> str | None:
+    """The text of the host's zoo.cfg, None if it has none."""
+    for path in ZOOKEEPER_CONFIGS:
+        try:
+            with open(path, encoding="utf-8") as config_file:
+                return config_file.read()
+        except OSError:
+            continue
+    return None
+
+
 def zookeeper_security_stage() -> dict[str, str | None]:
     """
     The security stage of the host's ZooKeeper configuration, None if it has none.
@@ -272,13 +286,33 @@ def zookeeper_security_stage() -> dict[str, str | None]:
 
         salt-call grains.get zookeeper_security_stage
     """
-    for path in ZOOKEEPER_CONFIGS:
-        try:
-            with open(path, encoding="utf-8") as config_file:
-                return {"zookeeper_security_stage": _zookeeper_stage(config_file.read())}
-        except OSError:
-            continue
-    return {"zookeeper_security_stage": None}
+    text = _zookeeper_config()
+    return {"zookeeper_security_stage": None if text is None else _zookeeper_stage(text)}
+
+
+def _zookeeper_server_lines(text: str) -> dict[str, str]:
+    servers = {}
+    for line in text.splitlines():
+        key, separator, value = line.partition("=")
+        name, dot, server_id = key.strip().partition(".")
+        if separator and dot and name == "server" and server_id.isdigit():
+            servers[str(int(server_id))] = value.strip()
+    return servers
+
+
+def zookeeper_servers() -> dict[str, dict[str, str] | None]:
+    """
+    The ensemble the host's zoo.cfg lists, ``{"1": "10.0.1.11:2888:3888", ...}`` by server
+    id, None if it has no zoo.cfg.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call grains.get zookeeper_servers
+    """
+    text = _zookeeper_config()
+    return {"zookeeper_servers": None if text is None else _zookeeper_server_lines(text)}
 
 
 def _consul_release(text: str | None) -> str | None:

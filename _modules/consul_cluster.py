@@ -32,6 +32,8 @@ __virtualname__ = "consul_cluster"
 
 # Serf member status codes as /v1/agent/members reports them.
 MEMBER_STATUS = {0: "none", 1: "alive", 2: "leaving", 3: "left", 4: "failed"}
+# Seconds a question to an agent that may have stopped may take.
+MIN_WAIT = 2
 
 
 def __virtual__():
@@ -156,6 +158,72 @@ def servers_healthy(url: str | None = None) -> str:
         f"leader {leader}, {healthy} of {len(servers)} servers healthy, failure tolerance "
         f"{health.get('FailureTolerance')}"
     )
+
+
+def is_server(url: str | None = None) -> bool:
+    """
+    Whether the agent runs as a server.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.is_server
+    """
+    url = _agent_url(url)
+    with _agent_errors(url, "reading the agent's configuration"):
+        return bool(_client(url).agent.self()["Config"]["Server"])
+
+
+def _answers(url: str) -> bool:
+    try:
+        _leader(url, time_left=MIN_WAIT)
+    except CommandExecutionError:
+        return False
+    return True
+
+
+def leave(timeout: float = 300, interval: float = 2, url: str | None = None) -> str:
+    """
+    The agent leaves its datacenter gracefully and stops. A server first waits, at most
+    ``timeout`` seconds, until autopilot reports every server healthy (the datacenter can
+    lose it now), then leaves the raft peers: the quorum shrinks with it and is never lost.
+    Returns what happened; raises CommandExecutionError when the servers are not healthy in
+    time or the agent still answers ``timeout`` seconds after leaving.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call consul_cluster.leave timeout=120
+    """
+    _check_interval(interval)
+    url = _agent_url(url)
+    deadline = time.monotonic() + timeout
+    healthy = ""
+    if is_server(url):
+        while not (healthy := servers_healthy(url)):
+            if time.monotonic() + interval > deadline:
+                raise CommandExecutionError(
+                    f"the Consul servers were not all healthy within {timeout}s: this server "
+                    "does not leave (the datacenter could lose its quorum); run again once "
+                    "`consul operator autopilot state` shows them healthy"
+                )
+            time.sleep(interval)
+    try:
+        _client(url).agent.leave()
+    except requests.Timeout:
+        # A server's graceful leave outlasts a request (Consul 1.8: about 10 s); it goes on.
+        log.debug("Consul agent at %s is still leaving", url)
+    except (consul.ConsulException, requests.RequestException) as err:
+        raise CommandExecutionError(f"Consul agent at {url}: leaving failed: {err}") from err
+    while _answers(url):
+        if time.monotonic() + interval > deadline:
+            raise CommandExecutionError(
+                f"Consul agent at {url} still answers {timeout}s after leaving"
+            )
+        time.sleep(interval)
+    return f"left the datacenter ({healthy})" if healthy else "left the datacenter"
 
 
 def _timestamp(value: str | None) -> float:

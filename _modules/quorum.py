@@ -827,6 +827,39 @@ def _zookeeper_servers(members: list[dict[str, Any]], ports: Mapping[str, int]) 
     ]
 
 
+def _check_ensemble_step(
+    grains: Mapping, name: str, members: list[dict[str, Any]], ports: Mapping[str, int]
+) -> None:
+    """A running member's ensemble (grain zookeeper_servers, its zoo.cfg) gains or loses at
+    most one server to become the plan's. ZooKeeper's members take a new server list one
+    restart at a time: only a change of one server keeps every quorum of the old list
+    overlapping every quorum of the new one, so that no two leaders can be elected."""
+    running = grains.get("zookeeper_servers")
+    if not isinstance(running, Mapping) or not running:
+        return
+    planned = {
+        str(member["zk_id"]): f"{member['address']}:{ports['peer']}:{ports['election']}"
+        for member in members
+    }
+    changed = sorted(
+        (server_id for server_id in {*running, *planned}
+         if running.get(server_id) != planned.get(server_id)),
+        key=int,
+    )
+    if len(changed) <= 1:
+        return
+    names = {str(member["zk_id"]): f"{member['id']} (server.{member['zk_id']})"
+             for member in members}
+    named = ", ".join(names.get(server_id, f"server.{server_id}") for server_id in changed)
+    raise SaltInvocationError(
+        f"pillar {_control_nodes_key(name)} changes {len(changed)} servers of the ZooKeeper "
+        f"ensemble at once ({named}; zoo.cfg of {_host_id(grains)} lists {len(running)}): "
+        "ZooKeeper takes a new server list one member at a time, and only one server more "
+        "or less keeps the old and the new quorums overlapping. Add or remove one control "
+        "node, converge, then the next (docs/operations.md)"
+    )
+
+
 def _zookeeper_connect(members: list[dict[str, Any]], ports: Mapping[str, int]) -> str:
     return ",".join(f"{member['address']}:{ports['client']}" for member in members)
 
@@ -849,6 +882,8 @@ def _plan(
     members = _members(datacenters, name)
     size = len(members)
     member = _member(members, grains.get("id"))
+    if member:
+        _check_ensemble_step(grains, name, members, ports)
     return {
         "datacenter": name,
         "members": members,
@@ -1003,6 +1038,9 @@ def validate(datacenter: str | None = None) -> bool:
     name = _validated_here(datacenter)
     _host(_pillar_datacenters(), _grains(), name, _site())
     _check_settings(_pillar(), _grains())
+    members = _members(_pillar_datacenters(), name)
+    if _member(members, _grains().get("id")):
+        _check_ensemble_step(_grains(), name, members, _pillar_zookeeper_ports())
     return True
 
 

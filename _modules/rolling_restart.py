@@ -112,6 +112,15 @@ def _wait_healthy(
         time.sleep(interval)
 
 
+def _wait_ready(*wait: Any) -> None:
+    """``_wait_healthy`` for a ``ready`` function: nothing was restarted when it fails."""
+    try:
+        _wait_healthy(*wait)
+    except CommandExecutionError as err:
+        err.info = {"restarted": False}
+        raise
+
+
 def _restart_and_wait(
     name: str, health: str, health_kwargs: dict[str, Any], timeout: float, interval: float
 ) -> Any:
@@ -276,7 +285,14 @@ def _restart_locked(
     lock_timeout: float,
     interval: float,
     ready: str | None = None,
+    ready_kwargs: dict[str, Any] | None = None,
+    ready_timeout: float | None = None,
 ) -> Any:
+    ready_wait = (ready, ready_kwargs or {}, ready_timeout or timeout, interval, None)
+    if ready:
+        # Ready before the lock too: a member that is to make this one ready (a ZooKeeper
+        # leader on its way out, handing over) may need the lock to do so.
+        _wait_ready(*ready_wait)
     with _agent_errors(client, f"taking the lock {lock}", restarted=False):
         node = client.agent.self()["Config"]["NodeName"]
         session_id = _acquire(client, lock, name, node, lock_timeout, interval)
@@ -285,11 +301,7 @@ def _restart_locked(
             # The lock says no other member restarts; `ready` says the cluster can lose this
             # one now. Both are needed where the lock lives in the very program restarted
             # (Consul): its session may end with the restart, before the member is back.
-            try:
-                _wait_healthy(ready, {}, timeout, interval, None)
-            except CommandExecutionError as err:
-                err.info = {"restarted": False}
-                raise
+            _wait_ready(*ready_wait)
         answer = _restart_and_wait(name, health, health_kwargs, timeout, interval)
     except CommandExecutionError as err:
         if not (err.info or {}).get("restarted"):
@@ -324,13 +336,16 @@ def restart(
     health_kwargs: dict[str, Any] | None = None,
     url: str | None = None,
     ready: str | None = None,
+    ready_kwargs: dict[str, Any] | None = None,
+    ready_timeout: float | None = None,
 ) -> dict[str, Any]:
     """
     Restart the service ``name`` under the Consul lock ``lock``, then wait until healthy.
 
     Waits at most ``lock_timeout`` seconds for the lock (other members restarting), then,
-    holding it, at most ``timeout`` seconds for ``ready`` (an execution function, if given) to
-    answer truthy: the cluster can lose this member now. Then it restarts and waits at most
+    holding it, at most ``ready_timeout`` seconds (default ``timeout``) for ``ready`` (an
+    execution function, if given, called with ``ready_kwargs``) to answer truthy: the cluster
+    can lose this member now. Then it restarts and waits at most
     ``timeout`` seconds for ``health`` (an execution function, called with ``health_kwargs``)
     to answer truthy. Returns ``{"service", "lock", "health"}``; ``lock`` is
     None when the agent knows no leader and the restart went ahead without one. Raises
@@ -356,7 +371,8 @@ def restart(
         leader = client.status.leader()
     if leader:
         answer = _restart_locked(
-            client, name, lock, health, health_kwargs, timeout, lock_timeout, interval, ready
+            client, name, lock, health, health_kwargs, timeout, lock_timeout, interval, ready,
+            ready_kwargs, ready_timeout,
         )
         return {"service": name, "lock": lock, "health": answer}
     log.warning("No Consul leader: restarting %s without the lock %s", name, lock)

@@ -1,18 +1,22 @@
 """
-ZooKeeper four-letter words (``ruok``, ``srvr``, ``mntr``) over a plain TCP socket.
+ZooKeeper four-letter words (``ruok``, ``srvr``, ``mntr``, ``conf``) over a plain TCP socket.
 
 The health gate of the zookeeper formula and the rolling restarts ask a member through these
-functions whether it serves. Every call is bounded: connecting and reading together take at
+functions whether it serves; a change of the ensemble asks which servers each member runs
+with (``conf``). Every call is bounded: connecting and reading together take at
 most ``timeout`` seconds. A member that cannot be reached, or that refuses a word because it is
 not in ``4lw.commands.whitelist``, raises CommandExecutionError; a member that answers but is
 not serving (no quorum yet) is reported as such, not raised.
 """
 
+import logging
 import socket
 import time
 from typing import Any
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
 
 __virtualname__ = "zookeeper_probe"
 
@@ -24,7 +28,7 @@ MAX_ANSWER_BYTES = 1 << 20
 # What a member without a quorum answers to srvr and mntr.
 NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 NOT_WHITELISTED = "is not executed because it is not in the whitelist"
-WORDS = ("ruok", "srvr", "mntr")
+WORDS = ("ruok", "srvr", "mntr", "conf")
 
 
 def __virtual__():
@@ -188,3 +192,100 @@ def serving(
     if not ruok(host, port, timeout):
         return ""
     return srvr(host, port, timeout).get("mode", "")
+
+
+def _parse_membership(text: str) -> dict[str, str]:
+    """The ``server.N`` lines of a ``conf`` answer by id, as zoo.cfg writes them
+    (``10.0.1.11:2888:3888``): the role (``:participant``) and a client address dropped."""
+    servers = {}
+    for line in text.splitlines():
+        key, separator, value = line.partition("=")
+        name, dot, server_id = key.strip().partition(".")
+        if separator and dot and name == "server" and server_id.isdigit():
+            address = value.split(";", 1)[0].strip()
+            for role in (":participant", ":observer"):
+                address = address.removesuffix(role)
+            servers[str(int(server_id))] = address
+    if not servers:
+        raise CommandExecutionError(f"conf answer without server lines: {text[:200]!r}")
+    return servers
+
+
+def membership(
+    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, str]:
+    """
+    The ensemble the member runs with, by server id: ``{"1": "10.0.1.11:2888:3888", ...}``
+    (what its zoo.cfg said when it started).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call zookeeper_probe.membership host=10.0.1.12
+    """
+    return _parse_membership(_ask("conf", host, port, timeout))
+
+
+def ensemble_ready(
+    members: list[str], port: int = DEFAULT_PORT, timeout: float = DEFAULT_TIMEOUT
+) -> str:
+    """
+    Whether this member may restart with a new configuration now: every other member of the
+    ensemble it is to run with (``members``: their addresses) serves, so the quorum holds
+    while it is down, and the leader is one of them or this member, so it can follow the
+    leader when it is back (a member never follows a leader its own list lacks, such as a
+    member on its way out). Returns a
+    short account when it may, else ``""``; raises CommandExecutionError when a member
+    cannot be asked.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call zookeeper_probe.ensemble_ready '["10.0.1.12", "10.0.1.13"]'
+    """
+    modes = {member: serving(member, port, timeout) for member in members}
+    waiting = sorted(member for member, mode in modes.items() if not mode)
+    if waiting:
+        log.debug("ZooKeeper members not serving: %s", ", ".join(waiting))
+        return ""
+    # This member's own mode counts for the leader only: one that does not serve restarts.
+    try:
+        modes["this member"] = serving(DEFAULT_HOST, port, timeout)
+    except CommandExecutionError:
+        modes["this member"] = ""
+    leaders = [member for member, mode in modes.items() if mode in ("leader", "standalone")]
+    if not leaders:
+        log.debug("The ZooKeeper leader is none of %s", ", ".join(sorted(modes)))
+        return ""
+    return f"{len(members)} other members serve, leader {leaders[0]}"
+
+
+def released(
+    members: list[str], server_id: int | str, port: int = DEFAULT_PORT,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
+    """
+    Whether no member of ``members`` (their addresses) runs with ``server_id`` in its
+    ensemble any more: a short account when none does, else ``""``; a member that cannot be
+    asked counts as one that still does.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call zookeeper_probe.released '["10.0.1.11", "10.0.1.12"]' 4
+    """
+    listing = []
+    for member in members:
+        try:
+            if str(int(server_id)) in membership(member, port, timeout):
+                listing.append(member)
+        except CommandExecutionError as err:
+            log.debug("Counting %s as still running with server.%s: %s", member, server_id, err)
+            listing.append(member)
+    if listing:
+        log.debug("server.%s is still in the ensemble of %s", server_id, ", ".join(listing))
+        return ""
+    return f"none of {', '.join(members)} runs with server.{server_id}"

@@ -1,5 +1,5 @@
 """
-Consul cluster states: WAN federation and the leader health gate.
+Consul cluster states: WAN federation, the leader health gate and a former server's leave.
 
 Thin wrappers over the ``consul_cluster`` execution module.
 """
@@ -188,6 +188,56 @@ def leader_restarts_last(
     except (OSError, SaltException) as err:
         ret["result"] = False
         ret["comment"] = str(err)
+    return ret
+
+
+def server_left(
+    name: str, data_dir: str, timeout: float = 300, interval: float = 2, url: str | None = None
+) -> dict[str, Any]:
+    """
+    On a host that is no longer a control node: an agent that still runs as a server leaves
+    the raft peers gracefully (``consul_cluster.leave``: once autopilot reports every server
+    healthy) and stops, so that it restarts as a client; then its raft data
+    (``data_dir``/raft) goes, so that the host never rejoins a datacenter with an old raft
+    state. A host without raft data was never a server: nothing is asked of its agent.
+
+    .. code-block:: yaml
+
+        consul-service-running-consul-cluster-server-left:
+          consul_cluster.server_left:
+            - name: consul
+            - data_dir: /var/lib/consul
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    raft_dir = os.path.join(data_dir, "raft")
+    if not os.path.isdir(raft_dir):
+        ret["comment"] = f"no raft data in {data_dir}: this agent is no former server"
+        return ret
+    try:
+        serving = __salt__["service.status"](name) and _salt("is_server", url=url)
+        if serving:
+            ret["changes"]["left"] = "the raft peers"
+        ret["changes"]["removed"] = raft_dir
+        if _testing():
+            ret["result"] = None
+            ret["comment"] = (
+                f"{name} was a server on this host, which is no longer a control node: would "
+                + ("leave the raft peers once every server is healthy, then " if serving else "")
+                + f"remove {raft_dir}"
+            )
+            return ret
+        comment = ""
+        if serving:
+            comment = _salt("leave", timeout=timeout, interval=interval, url=url)
+            # The agent exits after leaving; systemd's stop waits until it has.
+            __salt__["service.stop"](name)
+        __salt__["file.remove"](raft_dir)
+    except SaltException as err:
+        ret["changes"] = {}
+        ret["result"] = False
+        ret["comment"] = str(err)
+        return ret
+    ret["comment"] = "; ".join(filter(None, [comment, f"removed {raft_dir}"]))
     return ret
 
 

@@ -35,6 +35,8 @@ def restarted(
     health_kwargs: dict[str, Any] | None = None,
     url: str | None = None,
     ready: str | None = None,
+    ready_kwargs: dict[str, Any] | None = None,
+    ready_timeout: float | None = None,
 ) -> dict[str, Any]:
     """
     Restart the running service ``name`` one member at a time, under the Consul lock ``lock``.
@@ -45,8 +47,9 @@ def restarted(
     the lock, and the lock is released once ``health`` (an execution function, with
     ``health_kwargs``) answers truthy within ``timeout`` seconds. Without a Consul leader
     (first bring-up) the restart goes ahead without the lock, and the comment says so. With
-    ``ready`` (an execution function), the member holding the lock waits until it answers
-    truthy before restarting: the cluster can lose the member now.
+    ``ready`` (an execution function, called with ``ready_kwargs``), the member holding the
+    lock waits until it answers truthy, at most ``ready_timeout`` seconds (default
+    ``timeout``), before restarting: the cluster can lose the member now.
 
     .. code-block:: yaml
 
@@ -85,6 +88,8 @@ def restarted(
             health_kwargs=health_kwargs,
             url=url,
             ready=ready,
+            ready_kwargs=ready_kwargs,
+            ready_timeout=ready_timeout,
         )
     except SaltException as err:
         if not _restarted_before_failing(err):

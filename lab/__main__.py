@@ -1,10 +1,11 @@
-"""The lab: ``python -m lab up|down|status|converge|master|add|all-in-one`` (``scripts/lab``
-wraps it).
+"""The lab: ``python -m lab up|down|status|converge|master|add|remove|all-in-one``
+(``scripts/lab`` wraps it).
 
 ``up`` is idempotent: it reuses the image, networks, hosts and mirror that exist, creates what
 is missing and converges every host with ``salt-ssh '*' state.highstate``; with ``--master``
 through a salt-master instead (``master``: the running lab in master mode). ``add DC ROLE``
-adds a host to the running lab, converged as the lab is (by the master when one runs).
+adds a host to the running lab, converged as the lab is (by the master when one runs);
+``remove DC ROLE`` takes the last one of a role out of it.
 """
 
 import argparse
@@ -18,7 +19,7 @@ import docker
 
 from . import allinone, artifacts, converge, debian, hosts, image, inventory, master, mirror, upgrade
 from .probes import Probes
-from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout, grown_shape
+from .naming import DEFAULT_SHAPE, DEFAULT_SUBNET_PREFIX, Host, Layout, resized_shape
 from .paths import CONSUL_DIR, LAB_DIR, MASTER_DIR
 
 STATE_FILE = LAB_DIR / "state.json"
@@ -145,7 +146,7 @@ def add(datacenter: str, role: str) -> int:
     """One more host of ``role`` in ``datacenter`` of the running lab, converged as the lab
     is: through the master in master mode, else by salt-ssh."""
     current = saved_layout()
-    layout = Layout(grown_shape(current.shape, datacenter, role), current.subnet_prefix)
+    layout = Layout(resized_shape(current.shape, datacenter, role), current.subnet_prefix)
     (new,) = [host for host in layout.hosts if host not in current.hosts]
     say(f"adding {new.name} ({new.address}): shape {layout.shape}")
     client = docker.from_env()
@@ -157,6 +158,36 @@ def add(datacenter: str, role: str) -> int:
     if master.running(client):
         return converge_by_master(client, layout, tags, [new.name])
     return converge_lab()
+
+
+def remove(datacenter: str, role: str) -> int:
+    """The last host of ``role`` in ``datacenter`` taken out of the running lab: a highstate of
+    the lab with the host in the roster without a role and out of the pillar, so that it
+    leaves the site (a control node: Consul's raft peers, then the ZooKeeper ensemble once
+    the members that stay run without it), then its container goes."""
+    current = saved_layout()
+    layout = Layout(resized_shape(current.shape, datacenter, role, -1), current.subnet_prefix)
+    (leaving,) = [host for host in current.hosts if host not in layout.hosts]
+    client = docker.from_env()
+    if master.running(client):
+        say(f"{master.CONTAINER} runs: the lab is in master mode, whose minions would converge "
+            f"{leaving.name} on their own; remove hosts from a lab that salt-ssh converges "
+            "(scripts/lab down, then up)")
+        return 1
+    say(f"removing {leaving.name} ({leaving.address}): shape {layout.shape}")
+    inventory.write(layout, leaving=(leaving,))
+    if converge_lab():
+        say(f"{leaving.name} stays, in the roster without a role: fix the failure and run "
+            f"`scripts/lab remove {datacenter} {role}` again")
+        return 1
+    container = client.containers.get(leaving.name)
+    # Stopped first: systemd stops its services, and its Consul client leaves the pool.
+    container.stop(timeout=60)
+    container.remove(v=True)
+    inventory.write(layout)
+    save_layout(layout)
+    say(f"{leaving.name} removed")
+    return 0
 
 
 def _all_hosts_exist(client: docker.DockerClient, layout: Layout) -> bool:
@@ -264,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     add_parser = commands.add_parser("add", help="add a host to the running lab")
     add_parser.add_argument("datacenter")
     add_parser.add_argument("role", choices=("control", "compute", "edge"))
+    remove_parser = commands.add_parser(
+        "remove", help="take the last host of a role out of the running lab"
+    )
+    remove_parser.add_argument("datacenter")
+    remove_parser.add_argument("role", choices=("control", "compute", "edge"))
     converge_parser = commands.add_parser("converge", help="run the highstate again")
     converge_parser.add_argument("--test", action="store_true", help="test=True")
     commands.add_parser(
@@ -288,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         return converge_by_master(client, layout, image.ensure_images(client, layout.releases, say))
     if args.command == "add":
         return add(args.datacenter, args.role)
+    if args.command == "remove":
+        return remove(args.datacenter, args.role)
     if args.command == "down":
         return down()
     if args.command == "status":

@@ -146,10 +146,10 @@ def parse_shape(shape: str) -> list[DatacenterShape]:
     return datacenters
 
 
-
-def grown_shape(shape: str, datacenter: str, role: str) -> str:
-    """``shape`` with one more host of ``role`` in ``datacenter``: ``("dc1=3+1", "dc1",
-    "compute")`` -> ``"dc1=3+2"``. The hosts there keep their names and addresses."""
+def resized_shape(shape: str, datacenter: str, role: str, change: int = 1) -> str:
+    """``shape`` with ``change`` hosts of ``role`` more (or fewer) in ``datacenter``:
+    ``("dc1=3+1", "dc1", "compute")`` -> ``"dc1=3+2"``, ``("dc1=4+1", "dc1", "control", -1)``
+    -> ``"dc1=3+1"``. The hosts that stay keep their names and addresses; the last ones go."""
     if role not in ("control", "compute", "edge"):
         raise ValueError(f"no lab role {role!r}: add a control, compute or edge host")
     datacenters = parse_shape(shape)
@@ -158,10 +158,10 @@ def grown_shape(shape: str, datacenter: str, role: str) -> str:
     parts = []
     for part in datacenters:
         if part.name == datacenter:
-            part = part._replace(**{f"{role}s": getattr(part, f"{role}s") + 1})
+            part = part._replace(**{f"{role}s": getattr(part, f"{role}s") + change})
         edges = f"+{part.edges}" if part.edges else ""
         release = "" if part.release == DEFAULT_RELEASE else f"@{part.release}"
         parts.append(f"{part.name}={part.controls}+{part.computes}{edges}{release}")
-    grown = ",".join(parts)
-    parse_shape(grown)
-    return grown
+    resized = ",".join(parts)
+    parse_shape(resized)
+    return resized

@@ -17,6 +17,15 @@ base:
     - zookeeper
     - mesos.master
     - marathon
+  # A former control node: taken out of pillar datacenters:<dc>:control_nodes and of the
+  # control role, it still has a zoo.cfg. Marathon and the Mesos master stop; its ZooKeeper
+  # member leaves the ensemble once the members that stay run without it (its Consul agent
+  # has left the raft peers in consul above, and runs on as a client).
+  'not G@roles:control and not G@zookeeper_security_stage:None':
+    - match: compound
+    - marathon.clean
+    - mesos.master.clean
+    - zookeeper.clean
   # Compute nodes: the Docker engine, the registrator that puts its containers into Consul,
   # and the Mesos agent (it needs the masters' zk:// URL, not the masters themselves).
   'G@roles:compute':

@@ -215,6 +215,15 @@ def state_arguments(rendered: dict[str, Any], state_id: str) -> dict[str, Any]:
     return arguments
 
 
+def consul_agent_config(rendered: dict[str, Any]) -> dict[str, Any]:
+    """The agent's settings as Consul reads them from the config directory: consul.json, and
+    join.json (whom it joins)."""
+    return {
+        **state_arguments(rendered, "consul-config-file-file-serialize")["dataset"],
+        **state_arguments(rendered, "consul-config-join-file-serialize")["dataset"],
+    }
+
+
 def key_paths(settings: dict[str, Any], prefix: str = "") -> set[str]:
     """Colon-separated paths of every key, as pillar.get names them."""
     paths = set()

@@ -124,7 +124,7 @@ def test_zookeeper_id_and_server_lines_come_from_the_quorum_module(control_plane
         f"server.{member}={control_address(member)}:2888:3888" for member in range(1, size + 1)
     ]
     assert settings["dataDir"] == "/var/lib/zookeeper"
-    assert settings["4lw.commands.whitelist"] == "srvr,ruok,mntr"
+    assert settings["4lw.commands.whitelist"] == "srvr,ruok,mntr,conf"
     assert settings["autopurge.purgeInterval"] > 0
 
 

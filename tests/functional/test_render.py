@@ -30,6 +30,7 @@ from tests.functional.harness import (
     CONSUL_BINARY,
     REPO,
     SHAPES,
+    consul_agent_config,
     control_nodes,
     key_paths,
     state_arguments,
@@ -51,6 +52,7 @@ COMMON_STATE_IDS = {
     "consul-config-file-file-directory-config-dir",
     "consul-config-file-file-directory-data-dir",
     CONSUL_CONFIG_ID,
+    "consul-config-join-file-serialize",
     "consul-config-file-file-managed-encrypt",
     "consul-service-running-file-managed-unit",
     "consul-service-running-module-run-daemon-reload",
@@ -60,10 +62,6 @@ COMMON_STATE_IDS = {
 # A valid gossip key (32 bytes in base64, as Consul takes) that appears nowhere else: it must
 # not leak into a render.
 GOSSIP_KEY = "dGVzdC1vbmx5LWdvc3NpcC1rZXktMTIzNDU2Nzg5MCE="
-
-
-def consul_config(highstate: dict[str, Any]) -> dict[str, Any]:
-    return state_arguments(highstate, CONSUL_CONFIG_ID)["dataset"]
 
 
 def roster_hosts(shape: str) -> list[tuple[str, dict[str, Any]]]:
@@ -120,7 +118,7 @@ def test_shipped_two_datacenter_plan_renders_every_host(minion, shipped_pillar, 
     highstate = minion(
         minion_id, grains["roles"], grains["datacenter"], pillar_dir=shipped_pillar
     ).highstate()
-    config = consul_config(highstate)
+    config = consul_agent_config(highstate)
 
     assert COMMON_STATE_IDS <= highstate.keys()
     assert config["datacenter"] == grains["datacenter"]
@@ -161,7 +159,7 @@ def test_consul_server_settings_follow_the_plan(minion, shape, minion_id, roles,
         datacenters=datacenters,
         grains={"platform_address": "10.0.1.21"},
     ).highstate()
-    config = consul_config(highstate)
+    config = consul_agent_config(highstate)
 
     assert COMMON_STATE_IDS <= highstate.keys()
     assert config["retry_join"] == addresses
@@ -212,7 +210,7 @@ def test_gossip_key_goes_only_into_encrypt_json(tmp_path, minion, site, with_sec
     assert encrypt["show_changes"] is False
     assert encrypt["mode"] == "0640"
     assert encrypt["context"]["config"]["pillar_key"] == pillar_key
-    assert "encrypt" not in consul_config(highstate)
+    assert "encrypt" not in consul_agent_config(highstate)
     assert "consul-config-file-file-absent-encrypt" not in highstate
     assert key not in json.dumps(highstate)
     assert process.returncode == 0, process.stdout + process.stderr
@@ -244,7 +242,7 @@ def test_consul_1_8_on_a_mirror_gets_its_keys_and_urls(minion):
         "dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site
     ).highstate()
     archive = state_arguments(highstate, "consul-install-archive-archive-extracted")
-    config = consul_config(highstate)
+    config = consul_agent_config(highstate)
 
     base = "http://mirror.lab:8780/consul/1.8.7"
     assert archive["source"] == f"{base}/consul_1.8.7_linux_amd64.zip"
@@ -268,7 +266,7 @@ def test_consul_1_8_accepts_the_rendered_configuration(tmp_path, minion, minion_
         minion_id, roles, datacenters=SHAPES["one-dc"], site=site, grains=grains
     ).highstate()
     config_file = tmp_path / "consul.json"
-    config_file.write_text(json.dumps(consul_config(highstate)))
+    config_file.write_text(json.dumps(consul_agent_config(highstate)))
 
     process = subprocess.run(
         [CONSUL_BINARY, "validate", config_file], capture_output=True, text=True, check=False
@@ -319,7 +317,7 @@ def test_each_security_stage_writes_the_tls_and_acl_keys_of_the_consul_version(
 ):
     site = {"consul": {"version": version}, "security": {"stage": stage}}
     highstate = minion(minion_id, roles, datacenters=SHAPES["one-dc"], site=site).highstate()
-    config = consul_config(highstate)
+    config = consul_agent_config(highstate)
     tokens_context = state_arguments(highstate, "consul-config-file-file-managed-acl-tokens")[
         "context"]["config"]
     token_names = tokens_context["tokens"]
@@ -353,7 +351,7 @@ def test_an_open_site_writes_no_tls_and_no_acl(minion):
     highstate = minion(
         "dc1-control-1", ["control"], datacenters=SHAPES["one-dc"], site=site
     ).highstate()
-    config = consul_config(highstate)
+    config = consul_agent_config(highstate)
 
     assert not {"tls", "ca_file", "acl", "primary_datacenter"} & set(config)
     assert "consul-config-file-file-absent-tls" in highstate
@@ -364,7 +362,7 @@ def test_an_open_site_writes_no_tls_and_no_acl(minion):
 def test_current_consul_by_default_from_hashicorp_releases(minion):
     highstate = minion("dc1-control-1", ["control"], datacenters=SHAPES["one-dc"]).highstate()
     archive = state_arguments(highstate, "consul-install-archive-archive-extracted")
-    config = consul_config(highstate)
+    config = consul_agent_config(highstate)
 
     assert archive["source"].startswith("https://releases.hashicorp.com/consul/1.2")
     assert archive["source_hash"].endswith("_SHA256SUMS")

@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.functional.harness import REPO, Minion, state_arguments
+from tests.functional.harness import REPO, Minion, consul_agent_config, state_arguments
 
 VAGRANT = REPO / "vagrant"
-CONSUL_CONFIG_ID = "consul-config-file-file-serialize"
 ZOO_CFG_ID = "zookeeper-config-file-file-managed-zoo.cfg"
 MYID_ID = "zookeeper-config-file-file-managed-myid"
 # The programs of each role, by the state that keeps each running.
@@ -83,7 +82,7 @@ def all_in_one(vm: Callable[[str, str], Minion]) -> tuple[Minion, str]:
 def test_all_in_one_vm_runs_every_program_on_one_node(all_in_one):
     host, address = all_in_one
     highstate = host.highstate()
-    consul = state_arguments(highstate, CONSUL_CONFIG_ID)["dataset"]
+    consul = consul_agent_config(highstate)
     zoo_cfg = state_arguments(highstate, ZOO_CFG_ID)["context"]["config"]
 
     assert consul["server"] is True
@@ -135,7 +134,7 @@ def test_three_plus_one_vm_renders_its_role(vm, name):
     ]
     is_control = "control" in hosts[name]["minion_opts"]["grains"]["roles"]
     highstate = vm("3+1", name).highstate()
-    consul = state_arguments(highstate, CONSUL_CONFIG_ID)["dataset"]
+    consul = consul_agent_config(highstate)
 
     assert consul["retry_join"] == control_addresses
     assert consul["server"] is is_control

@@ -17,7 +17,7 @@ import pytest
 from lab import image, inventory, master
 from lab.__main__ import add, converge_by_master, save_layout, saved_layout
 from lab.inventory import SCHEDULE_SECONDS, SCHEDULE_SPLAY
-from lab.naming import Host, Layout, grown_shape
+from lab.naming import Host, Layout, resized_shape
 
 # A drift is repaired by the next scheduled highstate: within an interval, its splay and
 # the highstate itself (generous: the two cores run every minion's highstate).
@@ -147,7 +147,7 @@ def test_the_schedule_repairs_drift_with_nobody_typing(master_mode):
 def test_an_added_host_joins_and_registers_a_container_with_nothing_else_typed(master_mode):
     lab = master_mode
     before = lab.layout
-    grown = Layout(grown_shape(before.shape, "dc1", "compute"), before.subnet_prefix)
+    grown = Layout(resized_shape(before.shape, "dc1", "compute"), before.subnet_prefix)
     (new,) = [host for host in grown.hosts if host not in before.hosts]
     started = time.monotonic()
     try:

@@ -232,6 +232,23 @@ def test_zookeeper_security_stage_is_none_without_a_zoo_cfg(tmp_path):
         assert platform_grains.zookeeper_security_stage() == {"zookeeper_security_stage": None}
 
 
+def test_zookeeper_servers_are_the_server_lines_of_zoo_cfg_by_id(tmp_path):
+    config = tmp_path / "zoo.cfg"
+    config.write_text(
+        "# Managed by Salt\ntickTime=2000\nserver.1=10.0.1.11:2888:3888\n"
+        "server.02 = 10.0.1.12:2888:3888\nserver.x=ignored\nserverCnxnFactory=ignored\n"
+    )
+    with patch.object(platform_grains, "ZOOKEEPER_CONFIGS", (str(config),)):
+        assert platform_grains.zookeeper_servers() == {
+            "zookeeper_servers": {"1": "10.0.1.11:2888:3888", "2": "10.0.1.12:2888:3888"}
+        }
+
+
+def test_zookeeper_servers_are_none_without_a_zoo_cfg(tmp_path):
+    with patch.object(platform_grains, "ZOOKEEPER_CONFIGS", (str(tmp_path / "zoo.cfg"),)):
+        assert platform_grains.zookeeper_servers() == {"zookeeper_servers": None}
+
+
 @pytest.mark.parametrize(
     ("output", "release"),
     [

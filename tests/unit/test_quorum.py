@@ -1450,3 +1450,65 @@ def test_a_new_major_version_without_a_documented_path_is_refused():
     assert "Consul documents no upgrade from 1.21.3 to a release of major version 2" in str(
         error.value
     )
+
+
+def running_ensemble(size: int, number: str = "1") -> dict[str, str]:
+    """Grain zookeeper_servers of a member whose zoo.cfg lists ``size`` servers."""
+    return {str(index): f"10.0.{number}.{10 + index}:2888:3888" for index in range(1, size + 1)}
+
+
+def with_even_allowed(datacenters: dict) -> dict:
+    for settings in datacenters.values():
+        settings["allow_even_control_nodes"] = True
+    return datacenters
+
+
+@pytest.mark.parametrize(("running", "planned"), [(3, 3), (3, 4), (4, 5), (5, 4), (4, 3)])
+def test_a_running_ensemble_may_gain_or_lose_one_member(running, planned):
+    member = {**grains(), "zookeeper_servers": running_ensemble(running)}
+
+    plan = quorum._plan(with_even_allowed(plan_of(dc1=planned)), member)
+
+    assert len(plan["zookeeper_servers"]) == planned
+
+
+@pytest.mark.parametrize(
+    ("running", "planned", "named"),
+    [
+        (3, 5, "dc1-control-4 (server.4), dc1-control-5 (server.5)"),
+        (5, 3, "server.4, server.5"),
+    ],
+)
+def test_two_members_more_or_fewer_at_once_are_refused_naming_them_and_the_fix(
+    running, planned, named
+):
+    member = {**grains(), "zookeeper_servers": running_ensemble(running)}
+
+    with pytest.raises(SaltInvocationError) as refused:
+        quorum._plan(plan_of(dc1=planned), member)
+
+    message = str(refused.value)
+    assert message.startswith(
+        f"pillar datacenters:dc1:control_nodes changes 2 servers of the ZooKeeper ensemble at "
+        f"once ({named}; zoo.cfg of dc1-control-1 lists {running})"
+    )
+    assert "Add or remove one control node, converge, then the next" in message
+
+
+def test_a_member_moved_to_another_address_counts_as_a_change():
+    moved = plan_of(dc1=3)
+    moved["dc1"]["control_nodes"][1]["address"] = "10.0.1.22"
+    moved["dc1"]["control_nodes"][2]["address"] = "10.0.1.23"
+    member = {**grains(), "zookeeper_servers": running_ensemble(3)}
+
+    with pytest.raises(SaltInvocationError, match=r"changes 2 servers .*\(dc1-control-2 "):
+        quorum._plan(moved, member)
+
+
+def test_a_new_control_node_and_a_compute_host_are_not_asked_about_the_ensemble():
+    # No zoo.cfg yet (grain None), or a compute host that runs no member: nothing to compare.
+    new = {**grains("dc1-control-5"), "zookeeper_servers": None}
+    compute = {**COMPUTE_GRAINS, "zookeeper_servers": running_ensemble(3)}
+
+    assert quorum._plan(plan_of(dc1=5), new)["zookeeper_id"] == 5
+    assert quorum._plan(plan_of(dc1=5), compute)["zookeeper_id"] is None

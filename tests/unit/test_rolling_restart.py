@@ -94,12 +94,16 @@ class Host:
 
     def __init__(self, datacenter: Datacenter, node: str, healthy_after: int = 0) -> None:
         self.agent = FakeAgent(datacenter, node)
+        self.datacenter = datacenter
         self.running = True
         self.restarts = 0
         self.probes = 0
         self.healthy_after = healthy_after
         self.ready_after = 0
         self.readiness_probes = 0
+        # Per readiness probe: whether the lock was held then, and the arguments it had.
+        self.locked_when_probed: list[bool] = []
+        self.ready_arguments: list[dict] = []
         self.module = load("modules")
         self.state = load("states")
         self.module._client = lambda url: self.agent
@@ -123,8 +127,10 @@ class Host:
         self.restarts += 1
         return True
 
-    def _ready(self) -> str:
+    def _ready(self, **kwargs) -> str:
         self.readiness_probes += 1
+        self.locked_when_probed.append(holder_of(self.datacenter) is not None)
+        self.ready_arguments.append(kwargs)
         return "" if self.readiness_probes <= self.ready_after else "3 of 3 servers healthy"
 
     def _health(self) -> str:
@@ -461,8 +467,44 @@ def test_member_holding_the_lock_restarts_only_once_the_cluster_is_ready(dc1):
     outcome = host.restart(ready="test.ready")
 
     assert outcome["lock"] == LOCK
-    assert host.readiness_probes == 4 and host.restarts == 1
+    # Ready first without the lock (three answers "not yet", then "ready"), then once more
+    # holding it.
+    assert host.locked_when_probed == [False, False, False, False, True]
+    assert host.restarts == 1
     assert holder_of(dc1) is None and dc1.sessions == {}
+
+
+def test_a_member_waiting_to_be_ready_leaves_the_lock_to_the_others(dc1):
+    # A ZooKeeper member whose new ensemble waits on a leaving leader to hand its lead over:
+    # the leaving member restarts under the same lock meanwhile.
+    waiting, leaving = Host(dc1, "dc1-control-1"), Host(dc1, "dc1-control-4")
+
+    def handed_over() -> str:
+        if not leaving.restarts:
+            leaving.restart()
+        return "the leader handed over"
+
+    waiting.module.__salt__["test.ready"] = handed_over
+
+    outcome = waiting.restart(ready="test.ready")
+
+    assert outcome["lock"] == LOCK
+    assert leaving.restarts == 1 and waiting.restarts == 1
+    assert holder_of(dc1) is None and dc1.sessions == {}
+
+
+def test_ready_is_called_with_its_arguments_for_as_long_as_ready_timeout(dc1):
+    host = Host(dc1, "dc1-control-1")
+    host.ready_after = 10**6
+
+    with pytest.raises(CommandExecutionError, match="not healthy within 0.3s"):
+        host.restart(ready="test.ready", ready_kwargs={"members": ["10.0.1.12"]},
+                     ready_timeout=0.3)
+
+    assert host.restarts == 0
+    assert host.ready_arguments and all(
+        arguments == {"members": ["10.0.1.12"]} for arguments in host.ready_arguments
+    )
 
 
 def test_cluster_never_ready_fails_without_restarting_and_frees_the_lock(dc1):
@@ -482,7 +524,8 @@ def test_state_passes_readiness_to_the_restart(dc1):
     host = Host(dc1, "dc1-control-1")
     host.ready_after = 1
 
-    ret = host.restarted(ready="test.ready")
+    ret = host.restarted(ready="test.ready", ready_kwargs={"port": 2181})
 
     assert ret["result"] is True, ret
-    assert host.readiness_probes == 2 and host.restarts == 1
+    assert host.readiness_probes == 3 and host.restarts == 1
+    assert host.ready_arguments == [{"port": 2181}] * 3

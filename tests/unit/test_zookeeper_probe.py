@@ -6,7 +6,7 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -150,3 +150,128 @@ def test_member_that_never_answers_is_given_up_on_within_the_timeout():
 def test_unknown_word_is_refused_before_any_connection():
     with pytest.raises(SaltInvocationError, match="unknown four-letter word"):
         zookeeper_probe._ask("kill", "127.0.0.1", 2181, 1)
+
+
+# `conf` of a member of ZooKeeper 3.8 (recorded), and one with a client address per server.
+CONF = """clientPort=2181
+dataDir=/var/lib/zookeeper/version-2
+tickTime=2000
+serverId=1
+peerType=0
+membership: 
+server.1=10.0.1.11:2888:3888:participant
+server.2=10.0.1.12:2888:3888:participant
+server.4=10.0.1.14:2888:3888:participant
+version=0
+"""
+CONF_WITH_CLIENT_ADDRESSES = (
+    "membership: \nserver.1=10.0.1.11:2888:3888:participant;0.0.0.0:2181\n"
+    "server.2=[fd00::12]:2888:3888:observer;[::]:2181\n"
+)
+
+
+def test_conf_gives_the_ensemble_a_member_runs_with_as_zoo_cfg_writes_it():
+    assert zookeeper_probe._parse_membership(CONF) == {
+        "1": "10.0.1.11:2888:3888", "2": "10.0.1.12:2888:3888", "4": "10.0.1.14:2888:3888",
+    }
+    assert zookeeper_probe._parse_membership(CONF_WITH_CLIENT_ADDRESSES) == {
+        "1": "10.0.1.11:2888:3888", "2": "[fd00::12]:2888:3888",
+    }
+
+
+def test_conf_without_server_lines_is_an_error():
+    with pytest.raises(CommandExecutionError, match="without server lines"):
+        zookeeper_probe._parse_membership("clientPort=2181\n")
+
+
+def srvr(mode: str) -> bytes:
+    return NOT_SERVING.encode() if mode == "none" else f"Zxid: 0x1\nMode: {mode}\n".encode()
+
+
+@pytest.fixture
+def ensemble() -> Iterator[Callable[..., int]]:
+    """``ensemble({"127.0.0.1": "follower", "127.0.0.2": "leader"}, conf={...})``: fake
+    members on loopback addresses, all on one port (as the members of a datacenter are), each
+    answering srvr with its mode and conf with its server lines; returns the port."""
+    servers = []
+
+    def start(modes: dict[str, str], conf: dict[str, str] | None = None) -> int:
+        port = 0
+        for address, mode in modes.items():
+            answers = {b"ruok": b"imok", b"srvr": srvr(mode),
+                       b"conf": (conf or {}).get(address, CONF).encode()}
+            handler = type("Handler", (FakeMember,), {"answers": answers})
+            server = socketserver.ThreadingTCPServer((address, port), handler)
+            port = server.server_address[1]
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            servers.append(server)
+        return port
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_member_may_restart_when_the_others_serve_and_one_of_them_leads(ensemble):
+    port = ensemble({"127.0.0.1": "follower", "127.0.0.2": "leader", "127.0.0.3": "follower"})
+
+    answer = zookeeper_probe.ensemble_ready(["127.0.0.2", "127.0.0.3"], port=port, timeout=2)
+
+    assert answer == "2 other members serve, leader 127.0.0.2"
+
+
+def test_the_leader_itself_may_restart_when_the_others_serve(ensemble):
+    port = ensemble({"127.0.0.1": "leader", "127.0.0.2": "follower"})
+
+    assert zookeeper_probe.ensemble_ready(["127.0.0.2"], port=port, timeout=2)
+
+
+def test_not_while_another_member_does_not_serve(ensemble):
+    port = ensemble({"127.0.0.1": "leader", "127.0.0.2": "follower", "127.0.0.3": "none"})
+
+    assert zookeeper_probe.ensemble_ready(["127.0.0.2", "127.0.0.3"], port=port, timeout=2) == ""
+
+
+def test_not_while_the_leader_is_a_member_on_its_way_out(ensemble):
+    # 127.0.0.4 leads but is not in the new list: a member restarted without it could not
+    # follow it.
+    port = ensemble({"127.0.0.1": "follower", "127.0.0.2": "follower", "127.0.0.4": "leader"})
+
+    assert zookeeper_probe.ensemble_ready(["127.0.0.2"], port=port, timeout=2) == ""
+
+
+def test_a_member_that_cannot_be_asked_raises(ensemble):
+    port = ensemble({"127.0.0.1": "leader"})
+
+    with pytest.raises(CommandExecutionError, match="127.0.0.2"):
+        zookeeper_probe.ensemble_ready(["127.0.0.2"], port=port, timeout=1)
+
+
+def test_a_leaving_member_is_released_once_no_member_runs_with_it(ensemble):
+    without_4 = CONF.replace("server.4=10.0.1.14:2888:3888:participant\n", "")
+    port = ensemble(
+        {"127.0.0.2": "follower", "127.0.0.3": "leader"},
+        conf={"127.0.0.2": without_4, "127.0.0.3": without_4},
+    )
+
+    answer = zookeeper_probe.released(["127.0.0.2", "127.0.0.3"], 4, port=port, timeout=2)
+
+    assert answer == "none of 127.0.0.2, 127.0.0.3 runs with server.4"
+
+
+def test_a_leaving_member_is_held_while_one_member_still_runs_with_it(ensemble):
+    without_4 = CONF.replace("server.4=10.0.1.14:2888:3888:participant\n", "")
+    port = ensemble(
+        {"127.0.0.2": "follower", "127.0.0.3": "leader"},
+        conf={"127.0.0.2": without_4, "127.0.0.3": CONF},
+    )
+
+    assert zookeeper_probe.released(["127.0.0.2", "127.0.0.3"], 4, port=port, timeout=2) == ""
+
+
+def test_a_member_that_cannot_be_asked_still_holds_a_leaving_one(ensemble):
+    without_4 = CONF.replace("server.4=10.0.1.14:2888:3888:participant\n", "")
+    port = ensemble({"127.0.0.2": "follower"}, conf={"127.0.0.2": without_4})
+
+    assert zookeeper_probe.released(["127.0.0.2", "127.0.0.3"], 4, port=port, timeout=1) == ""

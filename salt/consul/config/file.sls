@@ -11,7 +11,8 @@
 
     A change is checked with `consul validate` before it is written (a key the installed
     version rejects fails this state, not the agent); service/running.sls restarts the agent
-    so that it takes effect, servers one at a time. #}
+    so that it takes effect, servers one at a time. Whom the agent joins is join.sls's, which
+    restarts nothing. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
@@ -26,14 +27,12 @@
       'data_dir': consul.data_dir,
       'node_name': plan.host.id,
       'server': plan.is_control,
-      'retry_join': plan.lan_peers,
     } %}
 {#- Consul refuses to pick an address itself when the host has several private ones (a compute
     node's docker0): the plan's host address is the one every formula uses. #}
 {%- do computed.update({'advertise_addr': plan.host.address}) %}
 {%- if plan.is_control %}
 {%-   do computed.update({
-        'bootstrap_expect': plan.bootstrap_expect,
         'advertise_addr_wan': plan.host.wan_address,
         'leave_on_terminate': False,
       }) %}

@@ -1,3 +1,4 @@
 include:
   - .file
+  - .join
   - .token

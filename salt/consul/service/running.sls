@@ -25,6 +25,7 @@
 
 include:
   - {{ sls_config_file }}
+  - {{ tplroot }}.config.join
   - {{ tplroot }}.config.token
   - {{ tplroot }}.backup
 
@@ -95,6 +96,21 @@ consul-service-running-rolling-restart-restarted:
       - module: consul-service-running-module-run-daemon-reload
 {%- if plan.is_control %}
       - consul_cluster: consul-service-running-consul-cluster-leader-restarts-last
+{%- else %}
+      - consul_cluster: consul-service-running-consul-cluster-server-left
+
+{#- A host taken out of its datacenter's control nodes: its agent, still a server, leaves the
+    raft peers before it restarts as a client, so the datacenter's quorum shrinks with it. #}
+consul-service-running-consul-cluster-server-left:
+  consul_cluster.server_left:
+    - name: {{ consul.service.name }}
+    - data_dir: {{ consul.data_dir }}
+    - timeout: {{ consul.health.timeout }}
+    - require:
+      - module: consul-service-running-module-run-daemon-reload
+      # The agent's configuration says client before it leaves: a server that systemd
+      # started again would come back as a client.
+      - file: consul-config-file-file-serialize
 {%- endif %}
 
 consul-service-running-service-running:
@@ -103,6 +119,7 @@ consul-service-running-service-running:
     - enable: True
     - require:
       - module: consul-service-running-module-run-daemon-reload
+      - file: consul-config-join-file-serialize
       - rolling_restart: consul-service-running-rolling-restart-restarted
 
 consul-service-running-consul-cluster-leader-elected:

@@ -1,6 +1,8 @@
 {#- The zookeeper systemd unit and service. A change of the configuration restarts a running
     member only under the datacenter's Consul lock, one member at a time, each waiting until
-    the restarted one serves again; a stopped member is just started. The state is green only
+    the restarted one serves again, and only once every other member of its new ensemble
+    serves and the leader is among them (a member joining is up; one leaving has handed over
+    its lead); a stopped member is just started. The state is green only
     when the member answers `ruok` with imok and `srvr` with a mode (leader, follower or
     standalone) within zookeeper:health:timeout seconds; otherwise it fails with the journal. #}
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -10,6 +12,8 @@
 {%- set plan = salt['quorum.plan']() %}
 {%- set bin_dir = zookeeper.install[zookeeper.install.method].bin_dir %}
 {%- set binary = bin_dir ~ '/zkServer.sh' %}
+{%- set others = plan.members | map(attribute='address') | reject('equalto', plan.host.address)
+      | list %}
 
 include:
   - {{ sls_config_file }}
@@ -37,6 +41,11 @@ include:
       'function': 'zookeeper_probe.serving',
       'kwargs': {'port': plan.zookeeper_ports.client},
       'timeout': zookeeper.health.timeout,
+    },
+    'ready': {
+      'function': 'zookeeper_probe.ensemble_ready',
+      'kwargs': {'members': others, 'port': plan.zookeeper_ports.client},
+      'timeout': zookeeper.rolling_restart.ready_timeout,
     },
     'lock': zookeeper.rolling_restart.lock.format(datacenter=plan.datacenter),
     'lock_timeout': zookeeper.rolling_restart.lock_timeout,

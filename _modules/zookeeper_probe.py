@@ -228,16 +228,22 @@ def membership(
 
 
 def ensemble_ready(
-    members: list[str], port: int = DEFAULT_PORT, timeout: float = DEFAULT_TIMEOUT
+    members: list[str],
+    servers: dict[str, str] | None = None,
+    port: int = DEFAULT_PORT,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> str:
     """
     Whether this member may restart with a new configuration now: every other member of the
     ensemble it is to run with (``members``: their addresses) serves, so the quorum holds
     while it is down, and the leader is one of them or this member, so it can follow the
     leader when it is back (a member never follows a leader its own list lacks, such as a
-    member on its way out). Returns a
-    short account when it may, else ``""``; raises CommandExecutionError when a member
-    cannot be asked.
+    member on its way out). With ``servers``, the new ensemble (``{"1": "10.0.1.11:2888:3888",
+    ...}``, as ``membership`` gives it), the leader restarts last: only once every other
+    member runs with that ensemble. Otherwise the members left with the old list would
+    elect a leader among themselves that a quorum of the new list does not follow, and the
+    ones with the new list could not join it. Returns a short account when it may, else
+    ``""``; raises CommandExecutionError when a member cannot be asked.
 
     CLI Example:
 
@@ -259,6 +265,15 @@ def ensemble_ready(
     if not leaders:
         log.debug("The ZooKeeper leader is none of %s", ", ".join(sorted(modes)))
         return ""
+    if servers is not None and modes["this member"] == "leader":
+        wanted = {str(server_id): entry for server_id, entry in servers.items()}
+        behind = sorted(
+            member for member in members if membership(member, port, timeout) != wanted
+        )
+        if behind:
+            log.debug("The leader waits for %s to run with the new ensemble", ", ".join(behind))
+            return ""
+        return f"{len(members)} other members serve with the new ensemble; this one leads"
     return f"{len(members)} other members serve, leader {leaders[0]}"
 
 

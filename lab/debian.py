@@ -106,6 +106,21 @@ def consul_release() -> tuple[str, Path]:
     return version, dist
 
 
+def consul_rerelease(version: str, directory: Path) -> None:
+    """The lab's Consul binary packed again as release ``version`` under ``directory``
+    (``<version>/consul_<version>_linux_amd64.zip``, stored rather than deflated: another
+    archive with another hash, and its SHA256SUMS): the version path of an upgrade, on a lab
+    that has one Consul release."""
+    consul_release()
+    dist = directory / version
+    dist.mkdir(parents=True, exist_ok=True)
+    archive = dist / f"consul_{version}_linux_amd64.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as bundle:
+        bundle.write(CONSUL_DIR / "consul", "consul")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    (dist / f"consul_{version}_SHA256SUMS").write_text(f"{digest}  {archive.name}\n")
+
+
 def zookeeper_jars() -> Path:
     """The jars of Debian's ZooKeeper (the lab hosts' release) that run a standalone server
     for the functional tests (``java -cp <dir>/* org.apache.zookeeper.server.ZooKeeperServerMain``),

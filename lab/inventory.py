@@ -21,6 +21,8 @@ CONFIG_DIR = LAB_DIR / "etc" / "salt"
 SALTFILE = LAB_DIR / "Saltfile"
 SECRETS_DIR = LAB_DIR / "secrets"
 SECURITY_PILLAR = PILLAR_DIR / "security.sls"
+# Consul's release, when an operation of the lab sets another one (set_consul_release).
+RELEASE_PILLAR = PILLAR_DIR / "consul-release.sls"
 # What the lab's edge hosts serve (pillar haproxy:services): the containers a test runs with
 # SERVICE_NAME=demo, checked with GET / (the test image's page).
 EDGE_SERVICES = {"demo": {"port": 8000, "check": {"path": "/"}}}
@@ -89,6 +91,16 @@ def set_security_stage(stage: str | None) -> None:
         SECURITY_PILLAR,
         {"security": {"stage": stage}} if stage else {},
         "The lab's security stage: set while an upgrade walks an open site to a secure one.",
+    )
+
+
+def set_consul_release(version: str | None, base_url: str | None = None) -> None:
+    """Pillar consul:version (and the archives' base URL) for the next converges; None: the
+    lab's own release (site())."""
+    release = {"consul": {"version": version, "install": {"archive": {"base_url": base_url}}}}
+    write_yaml(
+        RELEASE_PILLAR, release if version else {},
+        "The lab's Consul release: set while a test swaps it.",
     )
 
 
@@ -211,7 +223,7 @@ def write(layout: Layout, leaving: tuple[Host, ...] = ()) -> None:
     top = {
         "base": {
             "*": [
-                "site", "secrets", "security",
+                "site", "secrets", "security", "consul-release",
                 *(f"datacenters.{name}" for name in layout.datacenters),
             ],
         }
@@ -219,6 +231,8 @@ def write(layout: Layout, leaving: tuple[Host, ...] = ()) -> None:
     write_yaml(PILLAR_DIR / "top.sls", top, generated)
     if not SECURITY_PILLAR.exists():
         set_security_stage(None)
+    if not RELEASE_PILLAR.exists():
+        set_consul_release(None)
     write_yaml(CONFIG_DIR / "master", salt_config(), generated)
     saltfile = {
         "salt-ssh": {

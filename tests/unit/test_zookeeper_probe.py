@@ -275,3 +275,39 @@ def test_a_member_that_cannot_be_asked_still_holds_a_leaving_one(ensemble):
     port = ensemble({"127.0.0.2": "follower"}, conf={"127.0.0.2": without_4})
 
     assert zookeeper_probe.released(["127.0.0.2", "127.0.0.3"], 4, port=port, timeout=1) == ""
+
+
+NEW_ENSEMBLE = {"1": "10.0.1.11:2888:3888", "2": "10.0.1.12:2888:3888",
+                "4": "10.0.1.14:2888:3888"}
+OLD_CONF = CONF.replace("server.4=10.0.1.14:2888:3888:participant\n",
+                        "server.3=10.0.1.13:2888:3888:participant\n")
+
+
+def test_the_leader_restarts_with_a_new_ensemble_only_after_the_others(ensemble):
+    # Restarted first, the leader would leave the members of the old list to elect one of
+    # their own, which the members of the new list could not follow.
+    port = ensemble({"127.0.0.1": "leader", "127.0.0.2": "follower", "127.0.0.3": "follower"},
+                    conf={"127.0.0.2": CONF, "127.0.0.3": OLD_CONF})
+    members = ["127.0.0.2", "127.0.0.3"]
+
+    assert zookeeper_probe.ensemble_ready(members, NEW_ENSEMBLE, port=port, timeout=2) == ""
+
+
+def test_the_leader_restarts_once_the_others_run_with_the_new_ensemble(ensemble):
+    port = ensemble({"127.0.0.1": "leader", "127.0.0.2": "follower", "127.0.0.3": "follower"},
+                    conf={"127.0.0.2": CONF, "127.0.0.3": CONF})
+
+    answer = zookeeper_probe.ensemble_ready(
+        ["127.0.0.2", "127.0.0.3"], NEW_ENSEMBLE, port=port, timeout=2
+    )
+
+    assert answer == "2 other members serve with the new ensemble; this one leads"
+
+
+def test_a_follower_does_not_wait_for_the_others_to_take_the_new_ensemble(ensemble):
+    port = ensemble({"127.0.0.1": "follower", "127.0.0.2": "leader", "127.0.0.3": "follower"},
+                    conf={"127.0.0.2": OLD_CONF, "127.0.0.3": OLD_CONF})
+
+    assert zookeeper_probe.ensemble_ready(
+        ["127.0.0.2", "127.0.0.3"], NEW_ENSEMBLE, port=port, timeout=2
+    ) == "2 other members serve, leader 127.0.0.2"

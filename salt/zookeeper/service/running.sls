@@ -2,7 +2,8 @@
     member only under the datacenter's Consul lock, one member at a time, each waiting until
     the restarted one serves again, and only once every other member of its new ensemble
     serves and the leader is among them (a member joining is up; one leaving has handed over
-    its lead); a stopped member is just started. The state is green only
+    its lead); the leader last, once the others run with the new ensemble. A stopped member
+    is just started. The state is green only
     when the member answers `ruok` with imok and `srvr` with a mode (leader, follower or
     standalone) within zookeeper:health:timeout seconds; otherwise it fails with the journal. #}
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -14,6 +15,10 @@
 {%- set binary = bin_dir ~ '/zkServer.sh' %}
 {%- set others = plan.members | map(attribute='address') | reject('equalto', plan.host.address)
       | list %}
+{%- set servers = {} %}
+{%- for line in plan.zookeeper_servers %}
+{%-   do servers.update({line.split('=')[0].split('.')[1]: line.split('=', 1)[1]}) %}
+{%- endfor %}
 
 include:
   - {{ sls_config_file }}
@@ -44,7 +49,7 @@ include:
     },
     'ready': {
       'function': 'zookeeper_probe.ensemble_ready',
-      'kwargs': {'members': others, 'port': plan.zookeeper_ports.client},
+      'kwargs': {'members': others, 'servers': servers, 'port': plan.zookeeper_ports.client},
       'timeout': zookeeper.rolling_restart.ready_timeout,
     },
     'lock': zookeeper.rolling_restart.lock.format(datacenter=plan.datacenter),

@@ -144,29 +144,42 @@ def _join_each(peers: list[str], joined: list[str], url: str | None) -> dict[str
     return refused
 
 
+def _newest_write(paths: list[str]) -> float | None:
+    """When the newest of ``paths`` was written (a symlink's own time: a new binary is a
+    re-pointed link); None if none exists."""
+    times = []
+    for path in paths:
+        try:
+            times.append(os.lstat(path).st_mtime)
+        except FileNotFoundError:
+            continue
+    return max(times, default=None)
+
+
 def leader_restarts_last(
     name: str,
-    config_file: str,
+    changed_files: list[str],
     timeout: float = 300,
     interval: float = 2,
     url: str | None = None,
 ) -> dict[str, Any]:
     """
-    Before a server restarts for a changed configuration: on the raft leader, wait until every
-    other server has restarted since the change (at most ``timeout`` seconds), so that the
-    leader restarts last. Changes nothing; fails only when the agent of a running ``name``
-    service does not answer.
+    Before a server restarts for a changed configuration or binary: on the raft leader, wait
+    until every other server has restarted since the change (at most ``timeout`` seconds),
+    so that the leader restarts last. Changes nothing; fails only when the agent of a
+    running ``name`` service does not answer.
 
-    The change is as old as ``config_file``'s last write or this run, whichever is earlier:
-    the highstates of a datacenter run side by side, and a follower may restart for the new
-    configuration before the leader's own run writes it.
+    The change is as old as the newest write of ``changed_files`` (the files whose change
+    restarts the agent: its configuration, unit and binary link) or this run, whichever is
+    earlier: the highstates of a datacenter run side by side, and a follower may restart for
+    the new configuration before the leader's own run writes it.
 
     .. code-block:: yaml
 
         consul-leader-restarts-last:
           consul_cluster.leader_restarts_last:
             - name: consul
-            - config_file: /etc/consul.d/consul.json
+            - changed_files: [/etc/consul.d/consul.json, /usr/local/bin/consul]
             - onchanges:
               - sls: consul.config.file
     """
@@ -180,12 +193,14 @@ def leader_restarts_last(
         # A first bring-up (or a stopped agent): no leader here to hold back.
         ret["comment"] = f"{name} is not running: nothing to wait for"
         return ret
+    started = _run_started()
+    written = _newest_write(changed_files)
+    changed_since = started if written is None else min(written, started)
     try:
-        changed_since = min(os.path.getmtime(config_file), _run_started())
         ret["comment"] = _salt(
             "wait_for_followers", changed_since, timeout=timeout, interval=interval, url=url
         )
-    except (OSError, SaltException) as err:
+    except SaltException as err:
         ret["result"] = False
         ret["comment"] = str(err)
     return ret

@@ -5,7 +5,10 @@ A small Python loop runs on the host itself (its python3), so that a probe costs
 ``docker exec``: every 0.1 s it resolves a Consul name through the host's resolver (dnsmasq,
 then the local agent), and every second it writes a key through the local agent's HTTP API.
 A lookup that fails is asked again once after 0.2 s, as an application's resolver would: it
-fails only if that fails too, and the ones answered the second time are counted apart.
+fails only if that fails too, and the ones answered the second time are counted apart. A
+write that fails (the local agent restarting for a new binary, a datacenter electing a leader)
+is tried again every 0.5 s, as an application's client would: it fails only when not done
+within KV_WRITE_TIMEOUT seconds, and the ones done when tried again are counted apart.
 On a compute host a thread of it also starts a container of the lab's image every few
 seconds, with a service name of its own, and counts a registration as made when that name
 resolves within REGISTRATION_TIMEOUT seconds (the registrator, Consul and DNS at work), then
@@ -46,6 +49,8 @@ STOP = "/run/lab-probes.stop"
 # Seconds between two probe containers, and that one may take to resolve by its name.
 REGISTRATION_INTERVAL = 5
 REGISTRATION_TIMEOUT = 60
+# Seconds a KV write may take, tried again every 0.5 s meanwhile.
+KV_WRITE_TIMEOUT = 5
 # Seconds to wait for the loop's counts once it is asked to stop: a registration under way
 # finishes first.
 STOP_TIMEOUT = 10 + REGISTRATION_TIMEOUT
@@ -58,7 +63,7 @@ ZOOKEEPER_SESSION_TIMEOUT = 15
 LOOP = r"""
 import json, os, socket, subprocess, sys, threading, time, urllib.error, urllib.request
 name, key, result, stop, token_file, image = sys.argv[1:7]
-interval, deadline = float(sys.argv[7]), float(sys.argv[8])
+interval, deadline, write_timeout = float(sys.argv[7]), float(sys.argv[8]), float(sys.argv[9])
 token = open(token_file).read().strip() if os.path.exists(token_file) else ""
 
 
@@ -70,7 +75,8 @@ def write(with_token):
     urllib.request.urlopen(request, timeout=2).read()
 
 
-counts = {"dns": [0, 0], "kv": [0, 0], "registration": [0, 0], "dns_retried": 0}
+counts = {"dns": [0, 0], "kv": [0, 0], "registration": [0, 0], "dns_retried": 0,
+          "kv_retried": 0}
 first_failure = {}
 
 
@@ -109,11 +115,42 @@ def registrations():
         time.sleep(max(0.0, interval - (time.monotonic() - began)))
 
 
-registrar = threading.Thread(target=registrations)
-registrar.start()
-next_write = 0.0
+def write_once():
+    try:
+        write(bool(token))
+    except urllib.error.HTTPError as refused:
+        if not token or refused.code != 403:
+            raise
+        write(False)
+
+
+def writes():
+    # A write every second, tried again every 0.5 s until done or write_timeout seconds have
+    # passed, as an application's client would: one done only when tried again counts apart.
+    while not os.path.exists(stop):
+        began = time.monotonic()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                write_once()
+            except Exception as err:
+                if time.monotonic() + 0.5 >= began + write_timeout:
+                    failed("kv", str(err))
+                    break
+                first_failure.setdefault("kv_retried", str(err))
+                time.sleep(0.5)
+                continue
+            counts["kv"][0] += 1
+            counts["kv_retried"] += tries > 1
+            break
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - began)))
+
+
+threads = [threading.Thread(target=registrations), threading.Thread(target=writes)]
+for thread in threads:
+    thread.start()
 while not os.path.exists(stop):
-    now = time.monotonic()
     try:
         try:
             socket.getaddrinfo(name, None)
@@ -126,20 +163,9 @@ while not os.path.exists(stop):
         counts["dns"][0] += 1
     except OSError as err:
         failed("dns", str(err))
-    if now >= next_write:
-        next_write = now + 1.0
-        try:
-            try:
-                write(bool(token))
-            except urllib.error.HTTPError as refused:
-                if not token or refused.code != 403:
-                    raise
-                write(False)
-            counts["kv"][0] += 1
-        except Exception as err:
-            failed("kv", str(err))
     time.sleep(0.1)
-registrar.join()
+for thread in threads:
+    thread.join()
 with open(result + ".tmp", "w") as out:
     json.dump({"counts": counts, "first_failure": first_failure}, out)
 os.replace(result + ".tmp", result)
@@ -159,6 +185,7 @@ class ProbeCounts:
     registration_ok: int
     registration_failed: int
     first_failure: dict[str, str]
+    kv_retried: int = 0
     zookeeper_ok: int = 0
     zookeeper_failed: int = 0
 
@@ -167,7 +194,8 @@ class ProbeCounts:
             f"probes on {self.host}: DNS {self.dns_failed} failed of "
             f"{self.dns_ok + self.dns_failed} ({self.dns_retried} answered when asked again), "
             f"KV writes {self.kv_failed} failed of "
-            f"{self.kv_ok + self.kv_failed}, registrations {self.registration_failed} failed "
+            f"{self.kv_ok + self.kv_failed} ({self.kv_retried} done when tried again), "
+            f"registrations {self.registration_failed} failed "
             f"of {self.registration_ok + self.registration_failed}, ZooKeeper writes "
             f"{self.zookeeper_failed} failed of {self.zookeeper_ok + self.zookeeper_failed}"
         )
@@ -252,7 +280,8 @@ class Probes:
         self._put_token()
         self.container.exec_run(
             ["python3", "-c", LOOP, self.name, f"lab/probes/{self.host}", RESULT, STOP, TOKEN,
-             self.image, str(REGISTRATION_INTERVAL), str(REGISTRATION_TIMEOUT)],
+             self.image, str(REGISTRATION_INTERVAL), str(REGISTRATION_TIMEOUT),
+             str(KV_WRITE_TIMEOUT)],
             detach=True,
         )
         return self
@@ -288,6 +317,7 @@ class Probes:
                     self.host, *counts["dns"], counts["dns_retried"], *counts["kv"],
                     *counts["registration"],
                     answer["first_failure"],
+                    kv_retried=counts["kv_retried"],
                 )
                 return
             time.sleep(0.5)

@@ -14,7 +14,6 @@ Probes run on a compute host throughout.
 
 import json
 import time
-from datetime import datetime
 
 import pytest
 
@@ -23,12 +22,8 @@ from lab.mirror import FILES_DIR
 from lab.naming import MIRROR_HOSTNAME, MIRROR_PORT
 from lab.probes import Probes
 
-RESTART_ID = "consul-service-running-rolling-restart-restarted"
 SNAPSHOT_ID = "consul-service-running-cmd-run-snapshot-before-upgrade"
 RERELEASES = "consul-rereleases"
-# A KV write fails while dc1 elects a new leader (Consul 1.8 cannot hand leadership over before
-# its leader restarts): once per highstate, a second or two with raft_multiplier 1.
-MAX_WRITES_LOST_TO_ELECTIONS = 2 * 3
 
 
 def next_patch(version: str) -> str:
@@ -36,16 +31,23 @@ def next_patch(version: str) -> str:
     return f"{major}.{minor}.{int(patch) + 1}"
 
 
-def restarts(raw: dict) -> dict[str, tuple[float, float]]:
-    """Per host, when its agent's rolling restart began and ended (seconds of the day: the
-    lab's hosts share the machine's clock)."""
+def restarts(lab, since: float, until: float) -> dict[str, tuple[float, float]]:
+    """Per host, when systemd began to stop its Consul agent and when the new one reported
+    ready (Type=notify), between ``since`` and ``until`` (seconds since the epoch)."""
     spans = {}
-    for host, states in raw.items():
-        for key, state in (states if isinstance(states, dict) else {}).items():
-            if key.split("_|-")[1] == RESTART_ID and state.get("changes"):
-                begun = datetime.strptime(state["start_time"], "%H:%M:%S.%f")
-                start = begun.hour * 3600 + begun.minute * 60 + begun.second + begun.microsecond / 1e6
-                spans[host] = (start, start + state["duration"] / 1000)
+    for host in lab.hosts:
+        _, journal = lab.run(host, "journalctl", "--unit", "consul", "--output", "short-unix",
+                             "--no-pager", "--since", f"@{int(since)}", "--until",
+                             f"@{int(until) + 1}")
+        stopping = started = None
+        for line in journal.splitlines():
+            stamp = float(line.split()[0]) if line[:1].isdigit() else None
+            if "Stopping consul.service" in line:
+                stopping = stamp
+            elif "Started consul.service" in line and stopping is not None:
+                started = stamp
+        if stopping is not None and started is not None:
+            spans[host.name] = (stopping, started)
     return spans
 
 
@@ -82,10 +84,13 @@ def swap(lab):
             record["forward_raw"] = json.loads(converge.LAST_RUN.read_text())
             record["forward_binaries"] = binaries(lab)
         finally:
+            record["turned"] = time.time()
             inventory.set_consul_release(None)
             record["back"] = lab.highstate()
-            record["back_raw"] = json.loads(converge.LAST_RUN.read_text())
             record["back_binaries"] = binaries(lab)
+            record["ended"] = time.time()
+    record["forward_restarts"] = restarts(lab, record["started"], record["turned"])
+    record["back_restarts"] = restarts(lab, record["turned"], record["ended"])
     record["probes"] = probes.counts
     yield record
 
@@ -108,19 +113,19 @@ def test_every_host_runs_the_binary_of_the_release_pillar_names(lab, swap):
 
 
 def test_every_agent_restarted_one_at_a_time_the_leader_after_the_other_servers(lab, swap):
-    for way in ("forward_raw", "back_raw"):
-        spans = restarts(swap[way])
+    for way in ("forward_restarts", "back_restarts"):
+        spans = swap[way]
         assert set(spans) == {host.name for host in lab.hosts}, way
         for datacenter in ("dc1", "dc2"):
             names = [host.name for host in lab.hosts if host.datacenter == datacenter]
             ordered = sorted((spans[name], name) for name in names)
             for (before, first), (after, second) in zip(ordered, ordered[1:], strict=False):
-                assert before[1] <= after[0], f"{way}: {first} and {second} restarted together"
+                assert before[1] <= after[0], f"{way}: {first} and {second} were down together"
     leader = next(host.name for host in lab.hosts_with("control", "dc1")
                   if swap["leader"] == f"{host.address}:8300")
-    forward = restarts(swap["forward_raw"])
+    forward = swap["forward_restarts"]
     others = [host.name for host in lab.hosts_with("control", "dc1") if host.name != leader]
-    assert all(forward[other][1] <= forward[leader][0] for other in others)
+    assert all(forward[other][1] <= forward[leader][0] for other in others), forward
 
 
 def test_the_servers_saved_a_snapshot_before_the_new_binary_took_effect(lab, swap):
@@ -131,12 +136,14 @@ def test_the_servers_saved_a_snapshot_before_the_new_binary_took_effect(lab, swa
         assert code == 0 and listing.split(), host.name
 
 
-def test_names_resolve_and_zookeeper_takes_writes_throughout(swap):
+def test_no_probe_fails_while_every_agent_takes_the_new_binary(swap):
     counts = swap["probes"]
-    print(counts.line())
-    assert counts.dns_ok > 0 and counts.zookeeper_ok > 0 and counts.registration_ok > 0
-    assert (counts.dns_failed, counts.zookeeper_failed, counts.registration_failed) == (0, 0, 0), (
-        counts.first_failure
-    )
-    # The dc1 leader restarts last, once per highstate: writes in its election may fail.
-    assert counts.kv_failed <= MAX_WRITES_LOST_TO_ELECTIONS, counts.first_failure
+    print(counts.line(), counts.first_failure)
+    assert counts.dns_ok > 0 and counts.kv_ok > 0 and counts.zookeeper_ok > 0
+    assert counts.registration_ok > 0
+    # A KV write goes through the probe host's own agent, which restarts too, and dc1 elects
+    # a leader once per highstate (Consul 1.8 cannot hand leadership over first): such a
+    # write is done when tried again (kv_retried, printed), within KV_WRITE_TIMEOUT.
+    failed = (counts.dns_failed, counts.kv_failed, counts.registration_failed,
+              counts.zookeeper_failed)
+    assert failed == (0, 0, 0, 0), counts.first_failure

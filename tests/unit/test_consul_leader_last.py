@@ -108,11 +108,42 @@ def test_the_change_counts_from_the_file_or_the_start_of_this_run_whichever_is_e
     }, raising=False)
     monkeypatch.setattr(consul_cluster_states, "__opts__", {"test": False}, raising=False)
 
-    ret = consul_cluster_states.leader_restarts_last("consul", str(config_file))
+    ret = consul_cluster_states.leader_restarts_last(
+        "consul", [str(config_file), str(tmp_path / "missing")]
+    )
 
     assert ret["result"] is True and ret["comment"] == "waited"
     expected = psutil.Process().create_time() if counts_from == "run" else written
     assert asked["changed_since"] == pytest.approx(expected, abs=1)
+
+
+def test_a_new_binary_counts_from_its_relinking_though_the_configuration_is_older(
+    tmp_path, monkeypatch
+):
+    """A version change re-points /usr/local/bin/consul and leaves consul.json as it was: the
+    change is as old as the link, so the leader still waits for the other servers."""
+    config_file = tmp_path / "consul.json"
+    config_file.write_text("{}")
+    os.utime(config_file, (time.time() - 10**6, time.time() - 10**6))
+    binary = tmp_path / "consul"
+    binary.symlink_to(tmp_path / "1.8.8" / "consul")
+    relinked = time.time() - 10**3
+    os.utime(binary, (relinked, relinked), follow_symlinks=False)
+    asked = {}
+
+    def wait_for_followers(changed_since, **kwargs):
+        asked["changed_since"] = changed_since
+        return "waited"
+
+    monkeypatch.setattr(consul_cluster_states, "__salt__", {
+        "consul_cluster.wait_for_followers": wait_for_followers,
+        "service.status": lambda name: True,
+    }, raising=False)
+    monkeypatch.setattr(consul_cluster_states, "__opts__", {"test": False}, raising=False)
+
+    consul_cluster_states.leader_restarts_last("consul", [str(config_file), str(binary)])
+
+    assert asked["changed_since"] == pytest.approx(relinked, abs=1)
 
 
 def test_a_server_whose_agent_is_not_running_yet_waits_for_nobody(monkeypatch):
@@ -126,7 +157,7 @@ def test_a_server_whose_agent_is_not_running_yet_waits_for_nobody(monkeypatch):
     }, raising=False)
     monkeypatch.setattr(consul_cluster_states, "__opts__", {"test": False}, raising=False)
 
-    ret = consul_cluster_states.leader_restarts_last("consul", "/nonexistent/consul.json")
+    ret = consul_cluster_states.leader_restarts_last("consul", ["/nonexistent/consul.json"])
 
     assert ret["result"] is True
     assert ret["comment"] == "consul is not running: nothing to wait for"

@@ -76,7 +76,14 @@ consul-service-running-cmd-run-snapshot-before-upgrade:
 consul-service-running-consul-cluster-leader-restarts-last:
   consul_cluster.leader_restarts_last:
     - name: {{ consul.service.name }}
-    - config_file: {{ consul.config_dir }}/consul.json
+    - changed_files:
+      - {{ consul.config_dir }}/consul.json
+      - {{ consul.config_dir }}/encrypt.json
+      - {{ consul.config_dir }}/{{ consul.acl.tokens_file }}
+      - {{ consul.tls.directory }}/agent.pem
+      - {{ consul.tls.directory }}/ca.pem
+      - {{ consul.service.unit }}
+      - {{ consul.install[consul.install.method].bin }}
     - timeout: {{ consul.rolling_restart.leader_wait }}
     - onchanges: {{ restart_on | json }}
     - require:

@@ -342,10 +342,11 @@ def restart(
     """
     Restart the service ``name`` under the Consul lock ``lock``, then wait until healthy.
 
-    Waits at most ``lock_timeout`` seconds for the lock (other members restarting), then,
-    holding it, at most ``ready_timeout`` seconds (default ``timeout``) for ``ready`` (an
-    execution function, if given, called with ``ready_kwargs``) to answer truthy: the cluster
-    can lose this member now. Then it restarts and waits at most
+    With ``ready`` (an execution function, called with ``ready_kwargs``), waits at most
+    ``ready_timeout`` seconds (default ``timeout``) for it to answer truthy (the cluster can
+    lose this member now), first without the lock, so that another member may use the lock
+    to make it so, and again once holding it. Waits at most ``lock_timeout`` seconds for the
+    lock (other members restarting). Then it restarts and waits at most
     ``timeout`` seconds for ``health`` (an execution function, called with ``health_kwargs``)
     to answer truthy. Returns ``{"service", "lock", "health"}``; ``lock`` is
     None when the agent knows no leader and the restart went ahead without one. Raises

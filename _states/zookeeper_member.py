@@ -61,6 +61,7 @@ def left(
     if not __salt__["service.status"](name):
         ret["comment"] = f"{name} is not running: no member to leave the ensemble"
         return ret
+    steps: list[str] = []
     try:
         server_id = _server_id(myid_file)
         ret["changes"] = {"left": f"server.{server_id}"}
@@ -71,7 +72,6 @@ def left(
                 "without it, handing over its lead first if it leads"
             )
             return ret
-        steps = []
         if __salt__["zookeeper_probe.serving"](port=port) == "leader":
             __salt__["rolling_restart.restart"](
                 name, lock, "zookeeper_probe.serving", timeout=health_timeout,
@@ -89,8 +89,10 @@ def left(
         if not __salt__["service.stop"](name):
             raise CommandExecutionError(f"systemd could not stop {name}")
     except SaltException as err:
+        # Only a hand-over changed anything before the failure.
+        ret["changes"] = {"restarted": "to hand its lead over"} if steps else {}
         ret["result"] = False
-        ret["comment"] = str(err)
+        ret["comment"] = "; ".join([*steps, str(err)])
         return ret
     steps.append(f"stopped once {', '.join(members)} ran without it")
     ret["comment"] = f"server.{server_id} left the ensemble: " + "; ".join(steps)

@@ -126,7 +126,7 @@ def test_shipped_two_datacenter_plan_renders_every_host(minion, shipped_pillar, 
     assert config["retry_join"] == [node["address"] for node in members]
     assert config["server"] is (member is not None)
     if member is None:
-        assert "bootstrap_expect" not in config
+        assert "bootstrap_expect" not in config and "retry_join_wan" not in config
         assert WAN_JOINED_ID not in highstate
         # Route towards the servers: a compute node's docker0 must not confuse Consul.
         assert not ipaddress.ip_address(config["advertise_addr"]).is_loopback
@@ -135,9 +135,12 @@ def test_shipped_two_datacenter_plan_renders_every_host(minion, shipped_pillar, 
         assert config["advertise_addr"] == member["address"]
         assert config["advertise_addr_wan"] == member["wan_address"]
         assert config["leave_on_terminate"] is False
-        assert state_arguments(highstate, WAN_JOINED_ID)["peers"] == [
+        wan_peers = [
             node["wan_address"] for name in others for node in datacenters[name]["control_nodes"]
         ]
+        assert state_arguments(highstate, WAN_JOINED_ID)["peers"] == wan_peers
+        # A server that starts finds the other datacenters' servers by itself.
+        assert config["retry_join_wan"] == wan_peers
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,10 @@ def test_dc2_cut_off_the_wan_is_failed_then_rejoins_when_healed(lab):
     observer = lab.hosts_with("control", "dc1")[0]
     wan = docker.from_env().networks.get(lab.layout.networks["wan"].name)
     alive, failed = 1, 4  # Serf member status codes
-    assert wan_status(lab, observer, dc2_server.name) == alive
+    # dc1's servers may have just restarted (the test above): they find dc2 at start
+    # (retry_join_wan), within seconds.
+    lab.wait_for(f"{dc2_server.name} alive over the WAN",
+                 lambda: wan_status(lab, observer, dc2_server.name) == alive, timeout=60)
 
     wan.disconnect(dc2_server.name)
     try:

@@ -127,7 +127,8 @@ def test_a_new_binary_counts_from_its_relinking_though_the_configuration_is_olde
     os.utime(config_file, (time.time() - 10**6, time.time() - 10**6))
     binary = tmp_path / "consul"
     binary.symlink_to(tmp_path / "1.8.8" / "consul")
-    relinked = time.time() - 10**3
+    # Before this run (the test process) started, after the configuration was written.
+    relinked = psutil.Process().create_time() - 10**3
     os.utime(binary, (relinked, relinked), follow_symlinks=False)
     asked = {}
 

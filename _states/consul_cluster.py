@@ -14,6 +14,8 @@ __virtualname__ = "consul_cluster"
 
 # Port of the Serf WAN pool when a peer is given without one.
 DEFAULT_SERF_WAN_PORT = 8302
+# Seconds by which the highstates of one converge may start apart (leader_restarts_last).
+RUN_SKEW = 60
 # Members in these states are no longer part of the pool and need a new join.
 GONE_STATUSES = ("left", "none")
 
@@ -162,6 +164,7 @@ def leader_restarts_last(
     timeout: float = 300,
     interval: float = 2,
     url: str | None = None,
+    run_skew: float = RUN_SKEW,
 ) -> dict[str, Any]:
     """
     Before a server restarts for a changed configuration or binary: on the raft leader, wait
@@ -171,8 +174,13 @@ def leader_restarts_last(
 
     The change is as old as the newest write of ``changed_files`` (the files whose change
     restarts the agent: its configuration, unit and binary link) or this run, whichever is
-    earlier: the highstates of a datacenter run side by side, and a follower may restart for
-    the new configuration before the leader's own run writes it.
+    earlier, less ``run_skew`` seconds: the highstates of a datacenter run side by side, and
+    a follower may restart for the new configuration before the leader's own run writes it,
+    even before it starts (salt-ssh renders every host before it runs it: on the lab, a
+    follower restarted before the leader's run began, and the leader waited its whole
+    ``timeout`` with the datacenter on two configurations). A restart counted that was for an
+    earlier change costs one more election at most: the lock and autopilot's health gate
+    every restart.
 
     .. code-block:: yaml
 
@@ -193,7 +201,7 @@ def leader_restarts_last(
         # A first bring-up (or a stopped agent): no leader here to hold back.
         ret["comment"] = f"{name} is not running: nothing to wait for"
         return ret
-    started = _run_started()
+    started = _run_started() - run_skew
     written = _newest_write(changed_files)
     changed_since = started if written is None else min(written, started)
     try:

@@ -86,17 +86,9 @@ def test_leader_goes_ahead_after_the_wait_naming_who_did_not_restart(monkeypatch
 
 
 
-@pytest.mark.parametrize("file_age, counts_from", [(-100, "run"), (10**6, "file")])
-def test_the_change_counts_from_the_file_or_the_start_of_this_run_whichever_is_earlier(
-    tmp_path, monkeypatch, file_age, counts_from
-):
-    """A follower may restart for the new configuration before the leader's run writes it,
-    even before that run starts: that restart counts, since the leader's change is no younger
-    than the leader's run less the skew between the runs of one converge."""
-    config_file = tmp_path / "consul.json"
-    config_file.write_text("{}")
-    written = time.time() - file_age
-    os.utime(config_file, (written, written))
+def leader_waiting(monkeypatch) -> dict:
+    """A running leader whose wait_for_followers records the time it was asked to count
+    from (``asked["changed_since"]``)."""
     asked = {}
 
     def wait_for_followers(changed_since, **kwargs):
@@ -108,6 +100,21 @@ def test_the_change_counts_from_the_file_or_the_start_of_this_run_whichever_is_e
         "service.status": lambda name: True,
     }, raising=False)
     monkeypatch.setattr(consul_cluster_states, "__opts__", {"test": False}, raising=False)
+    return asked
+
+
+@pytest.mark.parametrize("file_age, counts_from", [(-100, "run"), (10**6, "file")])
+def test_the_change_counts_from_the_file_or_the_start_of_this_run_whichever_is_earlier(
+    tmp_path, monkeypatch, file_age, counts_from
+):
+    """A follower may restart for the new configuration before the leader's run writes it,
+    even before that run starts: that restart counts, since the leader's change is no younger
+    than the leader's run less the skew between the runs of one converge."""
+    config_file = tmp_path / "consul.json"
+    config_file.write_text("{}")
+    written = time.time() - file_age
+    os.utime(config_file, (written, written))
+    asked = leader_waiting(monkeypatch)
 
     ret = consul_cluster_states.leader_restarts_last(
         "consul", [str(config_file), str(tmp_path / "missing")]
@@ -133,17 +140,7 @@ def test_a_new_binary_counts_from_its_relinking_though_the_configuration_is_olde
     # Before this run (the test process) started, after the configuration was written.
     relinked = psutil.Process().create_time() - 10**3
     os.utime(binary, (relinked, relinked), follow_symlinks=False)
-    asked = {}
-
-    def wait_for_followers(changed_since, **kwargs):
-        asked["changed_since"] = changed_since
-        return "waited"
-
-    monkeypatch.setattr(consul_cluster_states, "__salt__", {
-        "consul_cluster.wait_for_followers": wait_for_followers,
-        "service.status": lambda name: True,
-    }, raising=False)
-    monkeypatch.setattr(consul_cluster_states, "__opts__", {"test": False}, raising=False)
+    asked = leader_waiting(monkeypatch)
 
     consul_cluster_states.leader_restarts_last("consul", [str(config_file), str(binary)])
 

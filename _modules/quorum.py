@@ -820,10 +820,19 @@ def _host(datacenters: Mapping, grains: Mapping, name: str, site: Site | None) -
     }
 
 
+def _zookeeper_ensemble(members: list[dict[str, Any]], ports: Mapping[str, int]) -> dict[str, str]:
+    """The ensemble by server id, as zoo.cfg's server.N lines give it: ``{"1":
+    "10.0.1.11:2888:3888", ...}`` (grain zookeeper_servers and ZooKeeper's conf read alike)."""
+    return {
+        str(member["zk_id"]): f"{member['address']}:{ports['peer']}:{ports['election']}"
+        for member in members
+    }
+
+
 def _zookeeper_servers(members: list[dict[str, Any]], ports: Mapping[str, int]) -> list[str]:
     return [
-        f"server.{member['zk_id']}={member['address']}:{ports['peer']}:{ports['election']}"
-        for member in members
+        f"server.{server_id}={entry}"
+        for server_id, entry in _zookeeper_ensemble(members, ports).items()
     ]
 
 
@@ -837,10 +846,7 @@ def _check_ensemble_step(
     running = grains.get("zookeeper_servers")
     if not isinstance(running, Mapping) or not running:
         return
-    planned = {
-        str(member["zk_id"]): f"{member['address']}:{ports['peer']}:{ports['election']}"
-        for member in members
-    }
+    planned = _zookeeper_ensemble(members, ports)
     changed = sorted(
         (server_id for server_id in {*running, *planned}
          if running.get(server_id) != planned.get(server_id)),
@@ -898,6 +904,7 @@ def _plan(
         "host": _host(datacenters, grains, name, site),
         "zookeeper_ports": ports,
         "zookeeper_servers": _zookeeper_servers(members, ports),
+        "zookeeper_ensemble": _zookeeper_ensemble(members, ports),
         "zookeeper_connect": _zookeeper_connect(members, ports),
         "mesos_zk_url": _zk_url(members, "/mesos", ports),
         "marathon_zk_url": _zk_url(members, "/marathon", ports),
@@ -1197,8 +1204,8 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
 
     Keys: datacenter, members, size, majority, fault_tolerance, bootstrap_expect, lan_peers,
     wan_peers, is_control, zookeeper_id, host, zookeeper_ports, zookeeper_servers,
-    zookeeper_connect, mesos_zk_url, marathon_zk_url, primary_datacenter (the one that holds
-    Consul's ACLs), agents (every Consul agent the render knows: ``{"id", "datacenter"}``),
+    zookeeper_ensemble (the same by server id), zookeeper_connect, mesos_zk_url,
+    marathon_zk_url, primary_datacenter (the one that holds Consul's ACLs), agents (every Consul agent the render knows: ``{"id", "datacenter"}``),
     security (``stage``, one of SECURITY_STAGES; ``open``; ``stages_reached``,
     the stages from accept to this one; ``gossip_key_pillar``: the pillar key of Consul's gossip key, or None; what the stage switches on: ``tls``,
     ``acl_default_policy``, ``tokens_in_use``, ``verify_outgoing``, ``verify_incoming``).

@@ -67,6 +67,9 @@ def test_plan_computes_quorum_of_odd_sizes(size, majority, fault_tolerance):
     assert plan["zookeeper_servers"] == [
         f"server.{index}={address}:2888:3888" for index, address in enumerate(addresses, 1)
     ]
+    assert plan["zookeeper_ensemble"] == {
+        str(index): f"{address}:2888:3888" for index, address in enumerate(addresses, 1)
+    }
     assert plan["zookeeper_connect"] == connect
     assert plan["mesos_zk_url"] == f"zk://{connect}/mesos"
     assert plan["marathon_zk_url"] == f"zk://{connect}/marathon"
@@ -397,6 +400,7 @@ def test_loader_plan_holds_every_key():
         "host",
         "zookeeper_ports",
         "zookeeper_servers",
+        "zookeeper_ensemble",
         "zookeeper_connect",
         "mesos_zk_url",
         "marathon_zk_url",

@@ -15,10 +15,6 @@
 {%- set binary = bin_dir ~ '/zkServer.sh' %}
 {%- set others = plan.members | map(attribute='address') | reject('equalto', plan.host.address)
       | list %}
-{%- set servers = {} %}
-{%- for line in plan.zookeeper_servers %}
-{%-   do servers.update({line.split('=')[0].split('.')[1]: line.split('=', 1)[1]}) %}
-{%- endfor %}
 
 include:
   - {{ sls_config_file }}
@@ -49,7 +45,8 @@ include:
     },
     'ready': {
       'function': 'zookeeper_probe.ensemble_ready',
-      'kwargs': {'members': others, 'servers': servers, 'port': plan.zookeeper_ports.client},
+      'kwargs': {'members': others, 'servers': plan.zookeeper_ensemble,
+                 'port': plan.zookeeper_ports.client},
       'timeout': zookeeper.rolling_restart.ready_timeout,
     },
     'lock': zookeeper.rolling_restart.lock.format(datacenter=plan.datacenter),

@@ -18,6 +18,7 @@ SSH_KEY = LAB_DIR / "ssh" / "id_ed25519"
 ROSTER = LAB_DIR / "roster"
 PILLAR_DIR = LAB_DIR / "pillar"
 CONFIG_DIR = LAB_DIR / "etc" / "salt"
+SHIPPED_MASTER_CONFIG = REPO / "etc" / "salt" / "master"
 SALTFILE = LAB_DIR / "Saltfile"
 SECRETS_DIR = LAB_DIR / "secrets"
 SECURITY_PILLAR = PILLAR_DIR / "security.sls"
@@ -158,22 +159,18 @@ def site() -> dict:
 
 def salt_config() -> dict:
     """The Salt configuration of salt-ssh on this machine (and, with its own keys and
-    addresses, of the lab's salt-master): the repository's tree, the lab's pillar."""
+    addresses, of the lab's salt-master): the shipped etc/salt/master, an operator's, with the
+    lab's paths: the repository's tree and modules, the lab's pillar."""
+    shipped = yaml.safe_load(SHIPPED_MASTER_CONFIG.read_text())
+    del shipped["include"]  # roots.conf: the relative paths that the ones below replace
     return {
+        **shipped,
         "root_dir": str(LAB_DIR / "salt"),
         "file_roots": {"base": [str(REPO / "salt")]},
         "pillar_roots": {"base": [str(PILLAR_DIR), str(SECRETS_DIR)]},
         "fileserver_followsymlinks": True,
-        # salt-ssh renders templates on this machine: the quorum module also loads here as a
-        # wrapper module (_wrapper/quorum.py), so that it reads the pillar salt-ssh compiled.
         "module_dirs": [str(REPO)],
-        # py-consul, which the consul_cluster module needs, travels in salt-ssh's thin.
-        "thin_extra_mods": "consul",
-        # The hosts' grains are computed afresh on every run: a roster edit (roles,
-        # datacenter) and the platform grains take effect at once, not after the cache's
-        # five minutes.
-        "ssh_minion_opts": {"grains_cache": False},
-        "state_output": "changes",
+        "pillar_dirs": [str(REPO / "_pillar")],
     }
 
 

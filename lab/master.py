@@ -61,8 +61,7 @@ def config(layout: Layout) -> dict:
         "interface": "0.0.0.0",
         "auto_accept": False,
         # The master signs each minion's Consul certificate into its pillar, with the CA key
-        # in the lab's secrets (docs/security.md); the module is in _pillar/.
-        "pillar_dirs": [str(REPO / "_pillar")],
+        # in the lab's secrets (docs/security.md).
         "ext_pillar": [{"consul_pki": {}}],
         # A highstate of a control node waits for locks and for its peers: give it time.
         "timeout": 30,

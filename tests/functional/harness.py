@@ -317,6 +317,8 @@ class Minion:
                 "fileserver_followsymlinks": True,
                 # _modules, _states and _utils straight from the repository, as etc/salt/minion.
                 "module_dirs": [str(REPO)],
+                # As on the hosts (etc/salt/master's ssh_minion_opts, a minion's config).
+                "lazy_loader_strict_matching": True,
             },
         )
 

@@ -163,8 +163,10 @@ def test_the_minions_configuration_names_the_master_the_host_and_its_grains(boot
         "grains": {"roles": ["compute"], "datacenter": "dc1", **HOST_GRAINS},
         "mine_functions": {"platform_host": PLATFORM_HOST},
         "mine_interval": 10,
-        # The formula's default, kept beside the pillar's settings: grains follow the host.
+        # The formula's defaults, kept beside the pillar's settings: grains follow the host,
+        # and the loader looks modules up by file name only.
         "grains_refresh_every": 5,
+        "lazy_loader_strict_matching": True,
         "master_port": 4506,
     }
     assert {"sls": "salt.minion.config"} in requisites(rendered, SERVICE_ID, "watch")

@@ -4,7 +4,7 @@
     Consul binary takes effect (service/running.sls). Other hosts get no state from here. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
-{%- from "platform/macros.jinja" import secret_file with context %}
+{%- from "platform/files.jinja" import secret_file with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set backup = consul.backup %}
 

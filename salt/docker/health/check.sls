@@ -6,7 +6,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_service_running = tplroot ~ '.service.running' %}
 {%- from tplroot ~ "/map.jinja" import docker with context %}
-{%- from "platform/macros.jinja" import secret_file with context %}
+{%- from "platform/files.jinja" import secret_file with context %}
 {%- set health = docker.health %}
 {%- set tokens_in_use = salt['quorum.plan']().security.tokens_in_use %}
 {%- set sls_consul_ready = 'consul.acl' if tokens_in_use else 'consul.service.running' %}

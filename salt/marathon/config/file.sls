@@ -15,9 +15,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "platform/macros.jinja" import environment_file, flag_variables, require_pillar,
-                                        secret_file, stage_settings, zookeeper_url
-                                        with context %}
+{%- from "platform/files.jinja" import environment_file, flag_variables, secret_file with context %}
+{%- from "platform/security.jinja" import require_pillar, stage_settings, zookeeper_url with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- if not plan.host.is_control %}
 {{-   raise("host " ~ plan.host.id ~ " is not a control node of its datacenter: Marathon runs "

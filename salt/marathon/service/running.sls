@@ -7,7 +7,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
 {%- from tplroot ~ "/map.jinja" import marathon with context %}
-{%- from "platform/macros.jinja" import systemd_service with context %}
+{%- from "platform/systemd.jinja" import systemd_service with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set binary = marathon.install[marathon.install.method].bin %}
 {%- set ping = {'url': 'http://' ~ plan.host.address ~ ':' ~ marathon.http_port ~ '/ping'} %}

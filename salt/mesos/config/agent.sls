@@ -13,8 +13,8 @@
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- from tplroot ~ "/macros.jinja" import flags_file with context %}
-{%- from "platform/macros.jinja" import require_pillar, secret_template, stage_settings,
-                                        zookeeper_url with context %}
+{%- from "platform/security.jinja" import require_pillar, stage_settings, zookeeper_url with context %}
+{%- from "platform/files.jinja" import secret_template with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set address = mesos.agent.ip or plan.host.address %}
 {%- set security = mesos.agent.security %}

@@ -13,8 +13,8 @@
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
 {%- from tplroot ~ "/macros.jinja" import flags_file with context %}
-{%- from "platform/macros.jinja" import require_pillar, secret_template, stage_settings,
-                                        zookeeper_url with context %}
+{%- from "platform/security.jinja" import require_pillar, stage_settings, zookeeper_url with context %}
+{%- from "platform/files.jinja" import secret_template with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- if not plan.host.is_control %}
 {{-   raise("host " ~ grains['id'] ~ " is not a control node of its datacenter: Mesos masters run "

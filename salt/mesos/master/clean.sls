@@ -4,7 +4,7 @@
     run on it too; mesos.install.clean removes it once both roles are stopped. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
-{%- from "platform/macros.jinja" import systemd_service_absent with context %}
+{%- from "platform/systemd.jinja" import systemd_service_absent with context %}
 {%- from "consul/macros.jinja" import consul_service_absent with context %}
 {%- set settings = mesos.master %}
 {{ consul_service_absent('mesos-clean-consul-master', 'mesos-master') }}

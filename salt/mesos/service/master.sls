@@ -5,7 +5,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config = tplroot ~ '.config.master' %}
 {%- from tplroot ~ "/map.jinja" import mesos with context %}
-{%- from "platform/macros.jinja" import systemd_service with context %}
+{%- from "platform/systemd.jinja" import systemd_service with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set address = plan.host.address %}
 {%- set binary = mesos.install[mesos.install.method].master_bin %}

@@ -4,7 +4,7 @@
     pillar on the host. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import registrator with context %}
-{%- from "platform/macros.jinja" import secret_file with context %}
+{%- from "platform/files.jinja" import secret_file with context %}
 {%- set tokens_in_use = salt['quorum.plan']().security.tokens_in_use %}
 {%- set config = salt['slsutil.merge'](
       {'hostname': grains['id'], 'token_file': registrator.token_file if tokens_in_use else ''},

@@ -6,7 +6,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_install = tplroot ~ '.install' %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- from "platform/macros.jinja" import environment_file, stage_settings with context %}
+{%- from "platform/files.jinja" import environment_file with context %}
+{%- from "platform/security.jinja" import stage_settings with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set myid = plan.zookeeper_id %}
 {%- if not myid %}

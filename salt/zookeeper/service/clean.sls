@@ -4,7 +4,7 @@
     that stay run without it. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- from "platform/macros.jinja" import systemd_service_absent with context %}
+{%- from "platform/systemd.jinja" import systemd_service_absent with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set require = [{'sls': tplroot ~ '.consul.clean'}] %}
 

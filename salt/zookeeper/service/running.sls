@@ -9,7 +9,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_config_file = tplroot ~ '.config.file' %}
 {%- from tplroot ~ "/map.jinja" import zookeeper with context %}
-{%- from "platform/macros.jinja" import systemd_service with context %}
+{%- from "platform/systemd.jinja" import systemd_service with context %}
 {%- set plan = salt['quorum.plan']() %}
 {%- set bin_dir = zookeeper.install[zookeeper.install.method].bin_dir %}
 {%- set binary = bin_dir ~ '/zkServer.sh' %}

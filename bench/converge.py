@@ -6,7 +6,10 @@ hosts), then one ``salt-ssh '*' state.highstate``. No-op: the highstate again, s
 
 For each no-op run it prints the wall time, the slowest host's states (the sum of their
 ``duration``: the time the states themselves take) and the ratio of the two: what salt-ssh
-adds around the states (SSH round trips, rendering, module sync).
+adds around the states (SSH round trips, rendering, module sync). Through salt-ssh it also
+measures salt-ssh's own floor on the same hosts, a run of one state that does nothing
+(``state.single test.nop``: the thin, the grains, a state run, no formula rendered), and
+prints what the tree's highstate adds over it.
 
 ``--through master`` (or ``both``) runs the no-op highstates from the lab's salt-master
 instead (``scripts/lab master`` first), with the minions' schedule paused meanwhile, so that
@@ -53,6 +56,19 @@ def recreate_hosts(layout) -> float:
     return time.monotonic() - started
 
 
+def salt_ssh_floor(runs: int) -> float:
+    """Median wall seconds of salt-ssh running one state that does nothing on every host."""
+    walls = []
+    for _ in range(runs):
+        started = time.monotonic()
+        answers, _ = converge.call("*", "state.single", "test.nop", "name=salt-ssh-floor")
+        walls.append(time.monotonic() - started)
+        failed = [name for name, answer in answers.items() if not isinstance(answer, dict)]
+        if failed:
+            raise RuntimeError(f"state.single test.nop failed on {', '.join(failed)}")
+    return statistics.median(walls)
+
+
 def noop_runs(through: str, runs: int, host_count: int, cold: float | None) -> None:
     noop, ratios = [], []
     for run in range(1, runs + 1):
@@ -67,6 +83,10 @@ def noop_runs(through: str, runs: int, host_count: int, cold: float | None) -> N
         median = statistics.median(noop)
         print(f"{through} no-op median:  {median:7.1f} s  ({median / host_count:.2f} s per host)")
         print(f"{through} wall/states median: {statistics.median(ratios):5.1f}")
+        if through == "salt-ssh":
+            floor = salt_ssh_floor(runs)
+            print(f"salt-ssh floor median:       {floor:7.1f} s  (one state that does nothing "
+                  f"per host); the highstate adds {median - floor:.1f} s")
         if cold is not None and through == "salt-ssh":
             print(f"cold / no-op ratio:          {cold / median:7.1f}")
 

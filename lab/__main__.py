@@ -123,6 +123,9 @@ def converge_by_master(
     orchestration (orch.site)."""
     say(f"master mode: the salt-master host {master.CONTAINER}, on every LAN as salt.lab")
     master.ensure(client, layout, tags, say)
+    departed = master.forget_departed(layout)
+    if departed:
+        say(f"keys of minions that are no lab host any more deleted: {', '.join(departed)}")
     names = names or [host.name for host in layout.hosts]
     say(f"bootstrapping minions with salt-ssh (salt.minion): {', '.join(names)}")
     if report(master.bootstrap(names), "salt.minion"):

@@ -182,6 +182,17 @@ def keys() -> dict[str, list[str]]:
     return _answer(salt("salt-key", "--list=all", "--out=json"))
 
 
+def forget_departed(layout: Layout) -> list[str]:
+    """Delete the keys of minions that are no host of the lab any more (an earlier, larger
+    lab's, kept in MASTER_PKI_DIR): ``salt '*'`` waits its whole timeout for every accepted
+    minion that does not answer. The names deleted."""
+    names = {host.name for host in layout.hosts}
+    departed = sorted({name for listed in keys().values() for name in listed} - names)
+    for name in departed:
+        salt("salt-key", "-y", "-d", name)
+    return departed
+
+
 def bootstrap(names: list[str]) -> dict[str, converge.HostResult]:
     """salt.minion on the named hosts, by salt-ssh from this machine."""
     answers, _ = converge.call(",".join(names), "state.apply", "salt.minion", "-L")

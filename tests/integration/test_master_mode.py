@@ -18,6 +18,7 @@ from lab import image, inventory, master
 from lab.__main__ import add, converge_by_master, save_layout, saved_layout
 from lab.inventory import SCHEDULE_SECONDS, SCHEDULE_SPLAY
 from lab.naming import Host, Layout, resized_shape
+from lab.paths import MASTER_PKI_DIR
 
 # A drift is repaired by the next scheduled highstate: within an interval, its splay and
 # the highstate itself (generous: the two cores run every minion's highstate).
@@ -64,6 +65,20 @@ def test_every_minion_key_is_accepted_and_none_is_pending(master_mode):
     assert sorted(listed["minions"]) == sorted(host.name for host in master_mode.hosts)
     assert listed["minions_pre"] == []
     assert listed["minions_rejected"] == [] and listed["minions_denied"] == []
+
+
+def test_the_keys_of_hosts_gone_from_the_lab_are_deleted_and_no_other(master_mode):
+    """An accepted key whose minion never answers makes every ``salt '*'`` wait its timeout:
+    entering master mode deletes those of hosts that are no part of the lab any more."""
+    accepted = MASTER_PKI_DIR / "minions"
+    departed = accepted / "dc9-departed-1"
+    departed.write_bytes((accepted / master_mode.hosts[0].name).read_bytes())
+    try:
+        assert departed.name in master.keys()["minions"]
+        assert master.forget_departed(master_mode.layout) == [departed.name]
+        assert sorted(master.keys()["minions"]) == sorted(host.name for host in master_mode.hosts)
+    finally:
+        departed.unlink(missing_ok=True)
 
 
 def test_a_host_with_an_unknown_key_is_not_accepted(master_mode):

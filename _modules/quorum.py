@@ -1205,7 +1205,8 @@ def plan(datacenter: str | None = None) -> dict[str, Any]:
     Keys: datacenter, members, size, majority, fault_tolerance, bootstrap_expect, lan_peers,
     wan_peers, is_control, zookeeper_id, host, zookeeper_ports, zookeeper_servers,
     zookeeper_ensemble (the same by server id), zookeeper_connect, mesos_zk_url,
-    marathon_zk_url, primary_datacenter (the one that holds Consul's ACLs), agents (every Consul agent the render knows: ``{"id", "datacenter"}``),
+    marathon_zk_url, primary_datacenter (the one that holds Consul's ACLs), agents (every
+    Consul agent the render knows: ``{"id", "datacenter"}``),
     security (``stage``, one of SECURITY_STAGES; ``open``; ``stages_reached``,
     the stages from accept to this one; ``gossip_key_pillar``: the pillar key of Consul's gossip key, or None; what the stage switches on: ``tls``,
     ``acl_default_policy``, ``tokens_in_use``, ``verify_outgoing``, ``verify_incoming``).

@@ -2,10 +2,10 @@
     (retry_join) and, on a server, how many servers bootstrap the datacenter
     (bootstrap_expect) and the other datacenters' servers (retry_join_wan: a datacenter whose
     servers all restarted at once finds the others at start, not whenever gossip brings them;
-    consul.wan joins them while the agent runs). Consul reads them only when the agent starts (a running agent stays in
-    the pool; a bootstrapped datacenter ignores bootstrap_expect), so they live apart from
-    consul.json and a change here restarts no agent: growing or shrinking the control plane
-    rewrites this file on every host and restarts none of them. #}
+    consul.wan joins them while the agent runs). Consul reads them only when the agent starts
+    (a running agent stays in the pool; a bootstrapped datacenter ignores bootstrap_expect),
+    so they live apart from consul.json and a change here restarts no agent: growing or
+    shrinking the control plane rewrites this file on every host and restarts none of them. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import consul with context %}
 {%- set plan = salt['quorum.plan']() %}
